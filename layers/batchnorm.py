@@ -1,0 +1,89 @@
+"""BatchNorm2d: per-channel normalisation over the batch and the image (Ioffe and Szegedy, 2015).
+
+Shape legend: N batch, C channels, H x W image, n = N * H * W values per channel.
+
+Training:  mu = mean(x), var = mean((x - mu)^2)      per channel, over (N, H, W)
+           x_hat = (x - mu) / sqrt(var + eps),  y = gamma * x_hat + beta
+           running_mean <- (1 - momentum) running_mean + momentum mu
+           running_var  <- (1 - momentum) running_var  + momentum var * n / (n - 1)
+Backward (training), in one expression:
+           dx = gamma / sqrt(var + eps) * (dy - mean(dy) - x_hat * mean(dy * x_hat))
+Evaluation uses the running statistics, so y is affine in x and dx = gamma / sqrt(rv + eps) * dy.
+"""
+import numpy as np
+
+from minigrad.backend import get_array_module
+from minigrad.module import Module, Parameter
+
+from ._checks import as_batch, check_same_shape
+
+AXES = (0, 2, 3)   # the axes every per-channel statistic reduces over
+
+
+class BatchNorm2d(Module):
+    """PyTorch's BatchNorm2d(num_features, eps=1e-5, momentum=0.1, affine=True).
+
+    Caches x_hat and inv_std.
+    """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, dtype=np.float32):
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        if affine:
+            self.weight = Parameter(np.ones(num_features, dtype))
+            self.bias = Parameter(np.zeros(num_features, dtype))
+        else:
+            self.weight = self.bias = None
+        self.register_buffer("running_mean", np.zeros(num_features, dtype))
+        self.register_buffer("running_var", np.ones(num_features, dtype))
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+    def _per_channel(self, v):
+        return v.reshape(1, -1, 1, 1)                                 # (C,) -> (1, C, 1, 1)
+
+    def forward(self, x):
+        x, self._single = as_batch(self, x, self.num_features, self.running_mean.dtype)
+        xp = get_array_module(x)
+        N, C, H, W = x.shape
+        n = N * H * W
+        if self.training:
+            if n < 2:
+                raise ValueError(f"BatchNorm2d in training mode needs more than one value per channel, "
+                                 f"got input of shape {tuple(x.shape)}")
+            mean = x.mean(axis=AXES)                                  # (C,)
+            xc = x - self._per_channel(mean)                          # (N, C, H, W)
+            var = (xc * xc).mean(axis=AXES)                           # (C,) biased
+            self._inv_std = 1 / xp.sqrt(var + self.eps)               # (C,)
+            self._x_hat = xc * self._per_channel(self._inv_std)       # (N, C, H, W)
+            m = self.momentum
+            self.running_mean[...] = (1 - m) * self.running_mean + m * mean
+            self.running_var[...] = (1 - m) * self.running_var + m * var * (n / (n - 1))
+            x_hat = self._x_hat
+        else:
+            self._inv_std = 1 / xp.sqrt(self.running_var + self.eps)
+            x_hat = (x - self._per_channel(self.running_mean)) * self._per_channel(self._inv_std)
+            self._x_hat = x_hat                                       # for dgamma only
+        self._shape = x.shape
+        y = x_hat if self.weight is None else (x_hat * self._per_channel(self.weight.data)
+                                               + self._per_channel(self.bias.data))
+        return y[0] if self._single else y
+
+    def backward(self, dy):
+        if self._single:
+            dy = dy[None]
+        check_same_shape(self, dy, self._shape)
+        gamma = 1 if self.weight is None else self.weight.data
+        scale = self._per_channel(gamma * self._inv_std)               # (1, C, 1, 1)
+        dbeta = dy.sum(axis=AXES)                                      # (C,)
+        dgamma = (dy * self._x_hat).sum(axis=AXES)                     # (C,)
+        if self.training:
+            n = dy.size // dy.shape[1]
+            dx = scale * (dy - self._per_channel(dbeta / n) - self._x_hat * self._per_channel(dgamma / n))
+        else:
+            dx = scale * dy
+        if self.weight is not None:
+            self.weight.grad += dgamma
+            self.bias.grad += dbeta
+        return dx[0] if self._single else dx
+

@@ -1,0 +1,18 @@
+"""Small helpers for the tests."""
+import numpy as np
+
+
+def copy_to_torch(module, torch_module, torch):
+    """Copy a minigrad module's parameters and buffers into a PyTorch module (same names)."""
+    ours = {**dict((n, p.data) for n, p in module.named_parameters()), **dict(module.named_buffers())}
+    theirs = dict(torch_module.state_dict())
+    for name, value in ours.items():
+        theirs[name] = torch.tensor(np.asarray(value), dtype=torch.float64)
+    torch_module.load_state_dict(theirs, strict=False)
+    torch_module.double()
+
+
+def away_from_zero(rng, shape, margin=0.05):
+    """Standard normal values pushed at least `margin` away from 0 (ReLU/L1 kinks)."""
+    x = rng.standard_normal(shape)
+    return x + np.sign(x) * margin
