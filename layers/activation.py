@@ -1,9 +1,10 @@
 """Elementwise activations: ReLU, LeakyReLU, Sigmoid, Tanh (any input shape).
 
 Each caches the cheapest thing its derivative needs:
-    ReLU       y = max(x, 0)                 dx = dy * [x > 0]          caches the mask
-    LeakyReLU  y = x if x > 0 else a x        dx = dy * (1 or a)         caches the mask
+    ReLU       y = max(x, 0)                 dx = dy * [y > 0]          caches y
+    LeakyReLU  y = x if x > 0 else a x        dx = dy * (1 or a)         caches the slopes
     Sigmoid    y = 1 / (1 + exp(-x))          dx = dy * y (1 - y)        caches y
+               computed as (1 + tanh(x / 2)) / 2, which never overflows
     Tanh       y = tanh(x)                    dx = dy * (1 - y^2)        caches y
 """
 from minigrad.backend import get_array_module
@@ -15,12 +16,12 @@ from ._checks import check_float, check_same_shape
 class ReLU(Module):
     def forward(self, x):
         check_float(self, x)
-        self._mask = x > 0
-        return x * self._mask
+        self._y = get_array_module(x).maximum(x, 0)
+        return self._y
 
     def backward(self, dy):
-        check_same_shape(self, dy, self._mask.shape)
-        return dy * self._mask
+        check_same_shape(self, dy, self._y.shape)
+        return dy * (self._y > 0)
 
 
 class LeakyReLU(Module):
@@ -32,23 +33,22 @@ class LeakyReLU(Module):
 
     def forward(self, x):
         check_float(self, x)
-        xp = get_array_module(x)
-        self._mask = x > 0
-        return xp.where(self._mask, x, x * self.negative_slope)
+        a = self.negative_slope
+        self._slope = (x > 0) * (1 - a) + a                   # 1 where x > 0, a elsewhere
+        self._slope = self._slope.astype(x.dtype, copy=False)
+        return x * self._slope
 
     def backward(self, dy):
-        check_same_shape(self, dy, self._mask.shape)
-        xp = get_array_module(dy)
-        return xp.where(self._mask, dy, dy * self.negative_slope)
+        check_same_shape(self, dy, self._slope.shape)
+        return dy * self._slope
 
 
 class Sigmoid(Module):
     def forward(self, x):
         check_float(self, x)
-        xp = get_array_module(x)
-        # Two branches so that exp never overflows: for x < 0, 1/(1+e^-x) = e^x/(1+e^x).
-        e = xp.exp(-xp.abs(x))
-        self._y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        self._y = get_array_module(x).tanh(x / 2)
+        self._y += 1
+        self._y /= 2
         return self._y
 
     def backward(self, dy):

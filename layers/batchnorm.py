@@ -51,37 +51,43 @@ class BatchNorm2d(Module):
             if n < 2:
                 raise ValueError(f"BatchNorm2d in training mode needs more than one value per channel, "
                                  f"got input of shape {tuple(x.shape)}")
-            mean = x.mean(axis=AXES)                                  # (C,)
-            xc = x - self._per_channel(mean)                          # (N, C, H, W)
-            var = (xc * xc).mean(axis=AXES)                           # (C,) biased
+            mean = xp.einsum("nchw->c", x) / n                        # (C,)
+            x_hat = x - self._per_channel(mean)                       # (N, C, H, W), centred
+            var = xp.einsum("nchw,nchw->c", x_hat, x_hat) / n         # (C,) biased
             self._inv_std = 1 / xp.sqrt(var + self.eps)               # (C,)
-            self._x_hat = xc * self._per_channel(self._inv_std)       # (N, C, H, W)
+            x_hat *= self._per_channel(self._inv_std)                 # now normalised
             m = self.momentum
             self.running_mean[...] = (1 - m) * self.running_mean + m * mean
             self.running_var[...] = (1 - m) * self.running_var + m * var * (n / (n - 1))
-            x_hat = self._x_hat
         else:
             self._inv_std = 1 / xp.sqrt(self.running_var + self.eps)
             x_hat = (x - self._per_channel(self.running_mean)) * self._per_channel(self._inv_std)
-            self._x_hat = x_hat                                       # for dgamma only
+        self._x_hat = x_hat
         self._shape = x.shape
-        y = x_hat if self.weight is None else (x_hat * self._per_channel(self.weight.data)
-                                               + self._per_channel(self.bias.data))
+        if self.weight is None:
+            y = x_hat
+        else:
+            y = x_hat * self._per_channel(self.weight.data)
+            y += self._per_channel(self.bias.data)
         return y[0] if self._single else y
 
     def backward(self, dy):
         if self._single:
             dy = dy[None]
         check_same_shape(self, dy, self._shape)
+        xp = get_array_module(dy)
         gamma = 1 if self.weight is None else self.weight.data
-        scale = self._per_channel(gamma * self._inv_std)               # (1, C, 1, 1)
-        dbeta = dy.sum(axis=AXES)                                      # (C,)
-        dgamma = (dy * self._x_hat).sum(axis=AXES)                     # (C,)
+        scale = gamma * self._inv_std                                  # (C,)
+        dbeta = xp.einsum("nchw->c", dy)                               # (C,)
+        dgamma = xp.einsum("nchw,nchw->c", dy, self._x_hat)            # (C,)
         if self.training:
             n = dy.size // dy.shape[1]
-            dx = scale * (dy - self._per_channel(dbeta / n) - self._x_hat * self._per_channel(dgamma / n))
+            # dx = scale * (dy - dbeta/n - x_hat * dgamma/n), in three passes
+            dx = self._x_hat * self._per_channel(-scale * dgamma / n)
+            dx += dy * self._per_channel(scale)
+            dx -= self._per_channel(scale * dbeta / n)
         else:
-            dx = scale * dy
+            dx = dy * self._per_channel(scale)
         if self.weight is not None:
             self.weight.grad += dgamma
             self.bias.grad += dbeta

@@ -1,14 +1,27 @@
-"""Conv2d: 2-D convolution (cross-correlation, as in PyTorch) by unfold + matrix product.
+"""Conv2d: 2-D convolution (cross-correlation, as in PyTorch) as im2col + one matrix product.
 
 Shape legend
-    N batch, C in_channels, O out_channels, H x W input, kH x kW kernel,
-    oH x oW output, L = oH * oW, K = C * kH * kW.
+    N batch, C in_channels, O out_channels, H x W input, kH x kW kernel, oH x oW output,
+    K = C * kH * kW, Hp x Wp the zero-padded image, G = N * Hp * Wp grid positions.
 
-Forward:   cols = unfold(x)            (N, K, L)
-           y    = W2 @ cols + b        (N, O, L),  W2 = weight.reshape(O, K)
-Backward:  dW2 += sum_n dy_n @ cols_n^T        (O, K)
-           db  += sum over n, L of dy          (O,)
-           dx   = fold(W2^T @ dy)              (N, C, H, W)
+Two ways to lay out the same computation, both checked against finite differences and PyTorch:
+
+1. General (any stride, padding, dilation), with fold.py's unfold and fold:
+       cols = unfold(x)                 (N, K, oH*oW)
+       y    = W2 @ cols + b             (N, O, oH*oW),  W2 = weight.reshape(O, K)
+       dW2 += sum_n dy_n @ cols_n^T,    dx = fold(W2^T @ dy)
+
+2. "Same" convolutions (stride 1, 2 * padding = dilation * (k - 1), output size = input size),
+   which is every convolution in DnCNN and N3Net.  The batch is zero-padded into a channel-major
+   grid g (C, G): one row per channel, the padded images one after another.  On that grid,
+   shifting the kernel by (i, j) is shifting the row by s = dH*i*Wp + dW*j, so the im2col matrix
+   is kH*kW plain slices of g (long contiguous copies), built a block of columns at a time so
+   that each block is still in cache when the matrix product reads it:
+       col[(i, j, c), q] = g[c, q + s(i, j)]               (kH*kW*C, G)
+       y_grid = Wc @ col,   Wc = weight as (O, (i, j, c))  (O, G); y is its top-left oH x oW part
+   Output positions that fall on the padding are computed and dropped.  Backward uses the same
+   machinery: dx is the convolution of the zero-padded dy with the flipped, transposed kernel,
+   and dW = dy_grid @ col^T, where dy_grid is dy on x's grid (zero on the padding).
 """
 import math
 
@@ -18,14 +31,17 @@ from minigrad import init
 from minigrad.backend import get_array_module
 from minigrad.fold import _pair, conv_output_size, fold, unfold
 from minigrad.module import Module, Parameter
+from minigrad.workspace import scratch
 
 from ._checks import as_batch, check_same_shape
+
+CHUNK_ELEMENTS = 1 << 21   # im2col block size (8 MB in float32): small enough to stay in cache
 
 
 class Conv2d(Module):
     """2-D convolution with PyTorch's arguments, weight layout (O, C, kH, kW) and initialisation.
 
-    Caches the unfolded input (N, K, L) for the weight gradient.
+    Caches the zero-padded input grid (same convolutions) or the unfolded input (otherwise).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
@@ -42,6 +58,8 @@ class Conv2d(Module):
             self.bias = Parameter(init.uniform((out_channels,), -bound, bound, rng, dtype))
         else:
             self.bias = None
+        self.same = self.stride == (1, 1) and all(
+            2 * p == d * (k - 1) for p, d, k in zip(self.padding, self.dilation, self.kernel_size))
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -54,33 +72,112 @@ class Conv2d(Module):
 
     def forward(self, x):
         x, self._single = as_batch(self, x, self.in_channels, self.weight.data.dtype)
-        xp = get_array_module(x)
         N, C, H, W = x.shape
         oH, oW = conv_output_size((H, W), **self._geometry())
         if oH < 1 or oW < 1:
             raise ValueError(f"Conv2d: input of size {H}x{W} is too small for kernel {self.kernel_size} "
                              f"with padding {self.padding} and dilation {self.dilation}")
-        self._x_size, self._out_shape = (H, W), (N, self.out_channels, oH, oW)
-        self._cols = unfold(x, **self._geometry())                     # (N, K, L)
-        W2 = self.weight.data.reshape(self.out_channels, -1)            # (O, K)
-        y = xp.matmul(W2, self._cols)                                   # (N, O, L)
+        self._x_shape, self._out_shape = x.shape, (N, self.out_channels, oH, oW)
+        y = self._forward_same(x) if self.same else self._forward_unfold(x)
         if self.bias is not None:
-            y += self.bias.data[:, None]
-        y = y.reshape(self._out_shape)                                  # (N, O, oH, oW)
+            y += self.bias.data.reshape(1, -1, 1, 1)
         return y[0] if self._single else y
 
     def backward(self, dy):
-        xp = get_array_module(dy)
         if self._single:
             dy = dy[None]
         check_same_shape(self, dy, self._out_shape)
-        N, O = self._out_shape[:2]
-        dy = dy.reshape(N, O, -1)                                       # (N, O, L)
-        W2 = self.weight.data.reshape(O, -1)                            # (O, K)
-        dW2 = xp.matmul(dy, self._cols.transpose(0, 2, 1)).sum(axis=0)  # (O, K)
-        self.weight.grad += dW2.reshape(self.weight.data.shape)
         if self.bias is not None:
-            self.bias.grad += dy.sum(axis=(0, 2))
-        dcols = xp.matmul(W2.T, dy)                                     # (N, K, L)
-        dx = fold(dcols, self._x_size, **self._geometry())              # (N, C, H, W)
+            self.bias.grad += dy.sum(axis=(0, 2, 3))
+        dx = self._backward_same(dy) if self.same else self._backward_unfold(dy)
         return dx[0] if self._single else dx
+
+    # ---- 1. general: unfold + batched matrix products --------------------------------------
+    def _forward_unfold(self, x):
+        xp = get_array_module(x)
+        self._cols = unfold(x, **self._geometry())                      # (N, K, oH*oW)
+        W2 = self.weight.data.reshape(self.out_channels, -1)             # (O, K)
+        return xp.matmul(W2, self._cols).reshape(self._out_shape)        # (N, O, oH, oW)
+
+    def _backward_unfold(self, dy):
+        xp = get_array_module(dy)
+        N, O = self._out_shape[:2]
+        dy = dy.reshape(N, O, -1)                                        # (N, O, oH*oW)
+        W2 = self.weight.data.reshape(O, -1)                             # (O, K)
+        dW2 = xp.matmul(dy, self._cols.transpose(0, 2, 1)).sum(axis=0)   # (O, K)
+        self.weight.grad += dW2.reshape(self.weight.data.shape)
+        dcols = xp.matmul(W2.T, dy)                                      # (N, K, oH*oW)
+        return fold(dcols, self._x_shape[2:], **self._geometry())        # (N, C, H, W)
+
+    # ---- 2. same convolutions on a zero-padded channel-major grid ---------------------------
+    def _grid_geometry(self):
+        N, _, H, W = self._x_shape
+        (pH, pW), (dH, dW), (kH, kW) = self.padding, self.dilation, self.kernel_size
+        Hp, Wp = H + 2 * pH, W + 2 * pW
+        shifts = [dH * i * Wp + dW * j for i in range(kH) for j in range(kW)]   # (i, j) order
+        return N, Hp, Wp, N * Hp * Wp, shifts
+
+    def _to_grid(self, a, name):
+        """a (N, C, H, W) -> zero-padded grid (C, G + slack); border and slack stay zero."""
+        xp = get_array_module(a)
+        N, Hp, Wp, G, shifts = self._grid_geometry()
+        (pH, pW), (_, _, H, W) = self.padding, a.shape
+        shape = (a.shape[1], G + shifts[-1])
+        g = getattr(self, name, None)
+        if g is None or g.shape != shape or g.dtype != a.dtype or get_array_module(g) is not xp:
+            g = xp.zeros(shape, a.dtype)                                 # kept: borders are zero
+            setattr(self, name, g)
+        g4 = g[:, :G].reshape(a.shape[1], N, Hp, Wp)                     # (C, N, Hp, Wp) view
+        g4[:, :, pH:pH + H, pW:pW + W] = a.transpose(1, 0, 2, 3)
+        return g
+
+    def _col_chunks(self, G, rows):
+        """Column ranges [a, b) of the grid, each small enough for its im2col block to stay in cache."""
+        step = max(256, CHUNK_ELEMENTS // rows)
+        return [(a, min(a + step, G)) for a in range(0, G, step)]
+
+    def _im2col(self, g, a, b, name):
+        """Columns [a, b) of the im2col matrix of grid g (channels, G + slack): (kH*kW*channels, b - a)."""
+        xp = get_array_module(g)
+        _, _, _, _, shifts = self._grid_geometry()
+        channels = g.shape[0]
+        col = scratch(name, (len(shifts) * channels, b - a), g.dtype, xp)
+        for k, s in enumerate(shifts):
+            col[k * channels:(k + 1) * channels] = g[:, a + s:b + s]
+        return col
+
+    def _from_grid(self, a_grid):
+        """(channels, G) on the grid -> (N, channels, H, W), the top-left H x W of every image."""
+        N, Hp, Wp, G, _ = self._grid_geometry()
+        H, W = self._x_shape[2:]
+        a4 = a_grid.reshape(-1, N, Hp, Wp)[:, :, :H, :W]                  # (channels, N, H, W)
+        return a4.transpose(1, 0, 2, 3).copy()                           # (N, channels, H, W)
+
+    def _forward_same(self, x):
+        xp = get_array_module(x)
+        O, C, kH, kW = self.weight.data.shape
+        G = self._grid_geometry()[3]
+        g = self._to_grid(x, "_x_grid")                                  # (C, G + slack)
+        Wc = self.weight.data.transpose(0, 2, 3, 1).reshape(O, -1)       # (O, kH*kW*C)
+        y_grid = scratch("conv_out", (O, G), x.dtype, xp)                # (O, G)
+        for a, b in self._col_chunks(G, Wc.shape[1]):
+            xp.matmul(Wc, self._im2col(g, a, b, "conv_col"), out=y_grid[:, a:b])
+        return self._from_grid(y_grid)                                   # (N, O, H, W)
+
+    def _backward_same(self, dy):
+        xp = get_array_module(dy)
+        O, C, kH, kW = self.weight.data.shape
+        N, Hp, Wp, G, _ = self._grid_geometry()
+        pH, pW = self.padding
+        dy_g = self._to_grid(dy, "_dy_grid")                             # (O, G + slack)
+        # dW: dy on x's grid is dy_g shifted back by the padding; it is zero off the output.
+        dy_on_x = dy_g[:, pH * Wp + pW: pH * Wp + pW + G]                # (O, G)
+        # dx: correlate the padded dy with the kernel flipped in space, O and C swapped.
+        Wt = self.weight.data[:, :, ::-1, ::-1].transpose(1, 2, 3, 0).reshape(C, -1)  # (C, kH*kW*O)
+        dWc = xp.zeros((kH * kW * C, O), dtype=dy.dtype)                 # (kH*kW*C, O)
+        dx_grid = scratch("conv_out", (C, G), dy.dtype, xp)              # (C, G)
+        for a, b in self._col_chunks(G, kH * kW * max(C, O)):
+            dWc += xp.matmul(self._im2col(self._x_grid, a, b, "conv_col"), dy_on_x[:, a:b].T)
+            xp.matmul(Wt, self._im2col(dy_g, a, b, "conv_col"), out=dx_grid[:, a:b])
+        self.weight.grad += dWc.reshape(kH, kW, C, O).transpose(3, 2, 0, 1)
+        return self._from_grid(dx_grid)                                  # (N, C, H, W)

@@ -14,7 +14,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGES = ["minigrad", "layers", "n3net"]
 
 CUPY_PROVIDES = {
-    "abs", "add", "arange", "asarray", "broadcast_to", "concatenate", "einsum", "empty",
+    "abs", "add", "arange", "dtype", "asarray", "broadcast_to", "concatenate", "einsum", "empty",
     "empty_like", "exp", "expm1", "float32", "float64", "full", "isfinite", "isinf", "isnan",
     "log", "log1p", "logaddexp", "matmul", "maximum", "minimum", "multiply", "ones", "ones_like",
     "pad", "sign", "sqrt", "stack", "sum", "take_along_axis", "tanh", "tensordot", "where",
@@ -32,7 +32,8 @@ def xp_calls():
     """(file, line, name) for every attribute chain xp.<name>..."""
     for path in source_files():
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "xp":
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "xp"
+                    and not node.attr.startswith("__")):
                 yield path.relative_to(ROOT), node.lineno, node.attr
 
 

@@ -1,0 +1,27 @@
+"""Scratch buffers that are allocated once and reused.
+
+Large temporaries (an im2col matrix of a (8, 64, 80, 80) batch is 120 MB) cost as much to
+allocate as to fill, because every fresh page faults on first touch.  A layer asks for a
+named scratch buffer instead; the same memory comes back on the next call (grown if needed).
+A buffer is only valid until the next request under the same name, so use it for values
+that are consumed before the next layer runs, never for what backward needs later.
+"""
+import math
+
+_buffers = {}
+
+
+def scratch(name, shape, dtype, xp):
+    """An uninitialised array of the given shape, reusing the memory of the last call."""
+    size = math.prod(shape)
+    key = (name, xp.__name__, xp.dtype(dtype).str)
+    buf = _buffers.get(key)
+    if buf is None or buf.size < size:
+        buf = xp.empty(size, dtype)
+        _buffers[key] = buf
+    return buf[:size].reshape(shape)
+
+
+def clear():
+    """Release every scratch buffer (e.g. before moving work to another device)."""
+    _buffers.clear()
