@@ -8,8 +8,10 @@ Prints, for float32 on the CPU:
     and the fraction of the GEMM peak;
   * one DnCNN-17 training step (batch 8 of 80x80, MSE, Adam);
   * the same work in PyTorch (CPU) and the ratio ours / PyTorch, when torch is installed.
-Times are the best of --repeats runs after one warm-up run: the machine is shared and noisy, so
-compare only figures from the same run.
+Times are the best of --repeats runs after one warm-up run; ours are measured first, then
+PyTorch's (interleaving them makes OpenBLAS's and PyTorch's idle threads compete for the two
+cores).  The machine is shared and noisy: compare only figures from the same run.  Our matrix
+products run in NumPy's OpenBLAS, whose kernel (printed) can be chosen with OPENBLAS_CORETYPE.
 """
 import argparse
 import os
@@ -28,19 +30,22 @@ N, C, H, W = 8, 64, 80, 80
 CONV_FLOP = 3 * 2 * N * C * C * 9 * H * W                 # forward, dx and dW: three GEMMs
 
 
-def best_time(fn, repeats):
-    fn()
-    times = []
+def best_times(fns, repeats):
+    """Best time of each function over `repeats` rounds; every round runs each function once."""
+    for fn in fns:
+        fn()                                          # warm-up: allocation, caches
+    best = [float("inf")] * len(fns)
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best
 
 
 def gemm_peak(repeats):
     a = np.random.default_rng(0).standard_normal((4096, 4096)).astype(np.float32)
-    return 2 * 4096 ** 3 / best_time(lambda: a @ a, repeats) / 1e9
+    return 2 * 4096 ** 3 / best_times([lambda: a @ a], repeats)[0] / 1e9
 
 
 def dncnn17(depth=17, features=64):
@@ -52,7 +57,7 @@ def dncnn17(depth=17, features=64):
     return Sequential(*layers)
 
 
-def ours(repeats):
+def ours():
     rng = np.random.default_rng(0)
     conv = Conv2d(C, C, 3, padding=1)
     x = rng.standard_normal((N, C, H, W)).astype(np.float32)
@@ -73,10 +78,10 @@ def ours(repeats):
         net.backward(-loss_fn.backward())
         opt.step()
 
-    return best_time(conv_step, repeats), best_time(dncnn_step, max(2, repeats // 2))
+    return conv_step, dncnn_step
 
 
-def pytorch(repeats, threads):
+def pytorch(threads):
     import torch
     torch.set_num_threads(threads)
     conv = torch.nn.Conv2d(C, C, 3, padding=1)
@@ -101,31 +106,41 @@ def pytorch(repeats, threads):
         loss.backward()
         opt.step()
 
-    return best_time(conv_step, repeats), best_time(dncnn_step, max(2, repeats // 2))
+    return conv_step, dncnn_step
+
+
+def blas_kernel():
+    from threadpoolctl import threadpool_info
+    blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    return f"{blas[0]['internal_api']} {blas[0]['version']}, {blas[0]['architecture']} kernels" if blas else "?"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per figure (best is kept)")
-    parser.add_argument("--threads", type=int, default=2, help="threads for PyTorch and our engine")
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds (the best time is kept)")
+    parser.add_argument("--threads", type=int, default=2, help="threads for BLAS and for PyTorch")
     args = parser.parse_args()
     from minigrad.threads import set_num_threads
     set_num_threads(args.threads)
+    try:
+        import torch
+    except ImportError:
+        torch = None
 
     peak = gemm_peak(3)
-    conv_s, step_s = ours(args.repeats)
-    print(f"GEMM peak (4096^3, float32): {peak:.0f} GFLOP/s")
+    conv_step, dncnn_step = ours()
+    conv_s, step_s = best_times([conv_step, dncnn_step], args.repeats)
+    print(f"NumPy {np.__version__} with {blas_kernel()}; {args.threads} threads; float32")
+    print(f"GEMM peak (4096^3): {peak:.0f} GFLOP/s")
     print(f"Conv2d 64->64 3x3 pad 1, (8,64,80,80), forward+backward: {conv_s * 1e3:.1f} ms, "
           f"{CONV_FLOP / conv_s / 1e9:.0f} GFLOP/s = {CONV_FLOP / conv_s / 1e9 / peak:.0%} of GEMM peak")
     print(f"DnCNN-17 training step (batch 8 of 80x80, MSE, Adam): {step_s * 1e3:.0f} ms")
-    try:
-        import torch  # noqa: F401
-    except ImportError:
+    if torch is None:
         print("PyTorch not installed: no comparison (pip install torch==2.13.0)")
         return
-    t_conv, t_step = pytorch(args.repeats, args.threads)
-    print(f"PyTorch {torch.__version__}, {args.threads} threads: conv {t_conv * 1e3:.1f} ms, "
-          f"DnCNN-17 step {t_step * 1e3:.0f} ms")
+    t_conv, t_step = best_times(pytorch(args.threads), args.repeats)
+    print(f"PyTorch {torch.__version__}: conv {t_conv * 1e3:.1f} ms "
+          f"({CONV_FLOP / t_conv / 1e9:.0f} GFLOP/s), DnCNN-17 step {t_step * 1e3:.0f} ms")
     print(f"ratio ours / PyTorch: conv {conv_s / t_conv:.2f}x (target 1.3x), "
           f"DnCNN-17 step {step_s / t_step:.2f}x (target 1.5x)")
 
