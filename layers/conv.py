@@ -31,7 +31,7 @@ from minigrad import init
 from minigrad.backend import get_array_module
 from minigrad.fold import _pair, conv_output_size, fold, unfold
 from minigrad.module import Module, Parameter
-from minigrad.workspace import scratch
+from minigrad.workspace import scratch, zeros
 
 from ._checks import as_batch, check_same_shape
 
@@ -117,19 +117,30 @@ class Conv2d(Module):
         shifts = [dH * i * Wp + dW * j for i in range(kH) for j in range(kW)]   # (i, j) order
         return N, Hp, Wp, N * Hp * Wp, shifts
 
-    def _to_grid(self, a, name):
-        """a (N, C, H, W) -> zero-padded grid (C, G + slack); border and slack stay zero."""
-        xp = get_array_module(a)
-        N, Hp, Wp, G, shifts = self._grid_geometry()
-        (pH, pW), (_, _, H, W) = self.padding, a.shape
-        shape = (a.shape[1], G + shifts[-1])
-        g = getattr(self, name, None)
-        if g is None or g.shape != shape or g.dtype != a.dtype or get_array_module(g) is not xp:
-            g = xp.zeros(shape, a.dtype)                                 # kept: borders are zero
-            setattr(self, name, g)
-        g4 = g[:, :G].reshape(a.shape[1], N, Hp, Wp)                     # (C, N, Hp, Wp) view
+    def _to_grid(self, a, g):
+        """Write a (N, C, H, W) into the interior of the zero-padded grid g (C, G + slack)."""
+        N, Hp, Wp, G, _ = self._grid_geometry()
+        (pH, pW), (_, C, H, W) = self.padding, a.shape
+        g4 = g[:, :G].reshape(C, N, Hp, Wp)                              # (C, N, Hp, Wp) view
         g4[:, :, pH:pH + H, pW:pW + W] = a.transpose(1, 0, 2, 3)
         return g
+
+    def _grid_shape(self, channels):
+        _, _, _, G, shifts = self._grid_geometry()
+        return (channels, G + shifts[-1])                                # slack for the last shift
+
+    def _x_grid_buffer(self, x):
+        """The grid that keeps x for backward: this layer's own, zeroed once per shape."""
+        xp, shape = get_array_module(x), self._grid_shape(x.shape[1])
+        g = getattr(self, "_x_grid", None)
+        if g is None or g.shape != shape or g.dtype != x.dtype or get_array_module(g) is not xp:
+            self._x_grid = g = xp.zeros(shape, x.dtype)
+        return g
+
+    def _dy_grid_buffer(self, dy):
+        """The grid for dy, only needed during backward: shared by every layer of this geometry."""
+        key = ("conv_dy_grid", self._x_shape, self.padding, self.dilation, self.kernel_size)
+        return zeros(repr(key), self._grid_shape(dy.shape[1]), dy.dtype, get_array_module(dy))
 
     def _col_chunks(self, G, rows):
         """Column ranges [a, b) of the grid, each small enough for its im2col block to stay in cache."""
@@ -157,7 +168,7 @@ class Conv2d(Module):
         xp = get_array_module(x)
         O, C, kH, kW = self.weight.data.shape
         G = self._grid_geometry()[3]
-        g = self._to_grid(x, "_x_grid")                                  # (C, G + slack)
+        g = self._to_grid(x, self._x_grid_buffer(x))                     # (C, G + slack)
         Wc = self.weight.data.transpose(0, 2, 3, 1).reshape(O, -1)       # (O, kH*kW*C)
         y_grid = scratch("conv_out", (O, G), x.dtype, xp)                # (O, G)
         for a, b in self._col_chunks(G, Wc.shape[1]):
@@ -169,7 +180,7 @@ class Conv2d(Module):
         O, C, kH, kW = self.weight.data.shape
         N, Hp, Wp, G, _ = self._grid_geometry()
         pH, pW = self.padding
-        dy_g = self._to_grid(dy, "_dy_grid")                             # (O, G + slack)
+        dy_g = self._to_grid(dy, self._dy_grid_buffer(dy))               # (O, G + slack)
         # dW: dy on x's grid is dy_g shifted back by the padding; it is zero off the output.
         dy_on_x = dy_g[:, pH * Wp + pW: pH * Wp + pW + G]                # (O, G)
         # dx: correlate the padded dy with the kernel flipped in space, O and C swapped.

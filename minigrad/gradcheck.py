@@ -60,20 +60,17 @@ def gradcheck(module, inputs, wrt=None, eps=1e-6, atol=1e-6, rtol=1e-5, max_entr
         for m, name, value in buffers:
             getattr(m, name)[...] = value
 
+    module.zero_grad()
     outputs = _as_tuple(module.forward(*inputs))
-    upstream = tuple(xp.asarray(rng.standard_normal(y.shape)) for y in outputs)
     restore_buffers()
+    upstream = tuple(xp.asarray(rng.standard_normal(y.shape)) for y in outputs)
+    grads = tuple(None if g is None else g.copy() for g in _as_tuple(module.backward(*upstream)))
 
     def loss():
         ys = _as_tuple(module.forward(*inputs))
         restore_buffers()
         return sum(float((g * y).sum()) for g, y in zip(upstream, ys))
 
-    module.zero_grad()
-    module.forward(*inputs)
-    restore_buffers()
-    grads = module.backward(*upstream)
-    grads = _as_tuple(grads)
     if wrt and len(grads) <= max(wrt):
         raise GradcheckError(f"{type(module).__name__}.backward returned {len(grads)} gradient(s), "
                              f"but input {max(wrt)} is to be checked")

@@ -22,6 +22,20 @@ def scratch(name, shape, dtype, xp):
     return buf[:size].reshape(shape)
 
 
+def zeros(name, shape, dtype, xp):
+    """A zero-initialised buffer that is kept and handed out again for the same name and shape.
+
+    The caller promises to write only the same positions every time (for example the
+    interior of a zero-padded grid), so that the others stay zero without clearing.
+    Put everything that decides those positions into the name.
+    """
+    key = (name, tuple(shape), xp.__name__, xp.dtype(dtype).str)
+    buf = _buffers.get(key)
+    if buf is None:
+        buf = _buffers[key] = xp.zeros(shape, dtype)
+    return buf
+
+
 def clear():
     """Release every scratch buffer (e.g. before moving work to another device)."""
     _buffers.clear()

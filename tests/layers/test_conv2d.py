@@ -100,3 +100,29 @@ def test_matches_torch(torch, rng, C, O, H, W, k, s, p, d, bias):
     np.testing.assert_allclose(conv.weight.grad, ref.weight.grad.numpy(), rtol=1e-12, atol=1e-12)
     if bias:
         np.testing.assert_allclose(conv.bias.grad, ref.bias.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_layers_of_different_geometry_do_not_disturb_each_other(rng):
+    # same convolutions share scratch grids; interleaving them must not change any result
+    a = Conv2d(2, 3, 3, padding=1, rng=rng).double()
+    b = Conv2d(3, 2, 5, padding=2, rng=rng).double()
+    xa, xb = rng.standard_normal((2, 2, 7, 6)), rng.standard_normal((1, 3, 5, 9))
+    ya = a.forward(xa)
+    first = a.backward(np.ones_like(ya))
+    b.backward(np.ones_like(b.forward(xb)))
+    a.forward(xa)
+    np.testing.assert_array_equal(a.backward(np.ones_like(ya)), first)
+
+
+@pytest.mark.parametrize("k, p, d", [((3, 5), (1, 2), 1), (3, 2, 2), (1, 0, 1)])
+def test_same_convolutions_match_the_general_path(rng, k, p, d):
+    conv = Conv2d(2, 3, k, padding=p, dilation=d, rng=rng).double()
+    assert conv.same
+    x, dy = rng.standard_normal((2, 2, 6, 7)), rng.standard_normal((2, 3, 6, 7))
+    y, dx = conv.forward(x), conv.backward(dy)
+    dW = conv.weight.grad.copy()
+    conv.same = False                                 # force the unfold/fold path
+    conv.zero_grad()
+    np.testing.assert_allclose(conv.forward(x), y, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(conv.backward(dy), dx, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(conv.weight.grad, dW, rtol=1e-12, atol=1e-12)
