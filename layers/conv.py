@@ -88,7 +88,7 @@ class Conv2d(Module):
             dy = dy[None]
         check_same_shape(self, dy, self._out_shape)
         if self.bias is not None:
-            self.bias.grad += dy.sum(axis=(0, 2, 3))
+            self.bias.grad += get_array_module(dy).einsum("nchw->c", dy)
         dx = self._backward_same(dy) if self.same else self._backward_unfold(dy)
         return dx[0] if self._single else dx
 

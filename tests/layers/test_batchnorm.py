@@ -3,7 +3,7 @@ import pytest
 
 from layers import BatchNorm2d
 from minigrad import gradcheck
-from tests.helpers import copy_to_torch
+from tests.helpers import assert_matches_torch, copy_to_torch
 
 
 def make(rng, C=3, affine=True):
@@ -66,15 +66,6 @@ def test_matches_torch(torch, rng, training):
     copy_to_torch(bn, ref, torch)
     bn.train(training)
     ref.train(training)
-    x = rng.standard_normal((2, 3, 4, 5))
-    xt = torch.tensor(x, requires_grad=True)
-    y, yt = bn.forward(x), ref(xt)
-    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-12, atol=1e-12)
-    dy = rng.standard_normal(y.shape)
-    dx = bn.backward(dy)
-    yt.backward(torch.tensor(dy))
-    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(bn.weight.grad, ref.weight.grad.numpy(), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(bn.bias.grad, ref.bias.grad.numpy(), rtol=1e-12, atol=1e-12)
+    assert_matches_torch(bn, ref, rng.standard_normal((2, 3, 4, 5)), rng, torch, rtol=1e-10)
     np.testing.assert_allclose(bn.running_mean, ref.running_mean.numpy(), rtol=1e-12)
     np.testing.assert_allclose(bn.running_var, ref.running_var.numpy(), rtol=1e-12)

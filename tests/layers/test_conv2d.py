@@ -3,7 +3,7 @@ import pytest
 
 from layers import Conv2d
 from minigrad import gradcheck
-from tests.helpers import copy_to_torch
+from tests.helpers import assert_matches_torch, copy_to_torch
 
 CASES = [  # (C, O, H, W, kernel, stride, padding, dilation, bias)
     (1, 2, 5, 5, 3, 1, 0, 1, True),
@@ -88,18 +88,7 @@ def test_matches_torch(torch, rng, C, O, H, W, k, s, p, d, bias):
     conv = Conv2d(C, O, k, s, p, d, bias=bias, rng=rng).double()
     ref = torch.nn.Conv2d(C, O, k, s, p, d, bias=bias)
     copy_to_torch(conv, ref, torch)
-    x = rng.standard_normal((2, C, H, W))
-    y = conv.forward(x)
-    xt = torch.tensor(x, requires_grad=True)
-    yt = ref(xt)
-    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-12, atol=1e-12)
-    dy = rng.standard_normal(y.shape)
-    dx = conv.backward(dy)
-    yt.backward(torch.tensor(dy))
-    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(conv.weight.grad, ref.weight.grad.numpy(), rtol=1e-12, atol=1e-12)
-    if bias:
-        np.testing.assert_allclose(conv.bias.grad, ref.bias.grad.numpy(), rtol=1e-12, atol=1e-12)
+    assert_matches_torch(conv, ref, rng.standard_normal((2, C, H, W)), rng, torch)
 
 
 def test_layers_of_different_geometry_do_not_disturb_each_other(rng):
