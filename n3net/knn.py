@@ -1,0 +1,196 @@
+"""Continuous k-nearest-neighbour selection (Plötz and Roth 2018, Eqs. 8-11), forward and backward.
+
+Shape legend: B batch, N queries, M database items (candidates), F features, k neighbours.
+
+    x (B, M, F) database items, D (B, N, M) distances query -> item, t (B, N) temperatures > 0.
+
+Paper form (variant="paper", the default; converges to hard KNN as t -> 0):
+
+    alpha^1   = -D                                          (Eq. 8)
+    w^j       = softmax(alpha^j / t)      over the M items  (Eqs. 9, 10)
+    alpha^j+1 = alpha^j + log(1 - w^j)    an item already taken is pushed away (Eq. 11)
+    Z^j       = sum_i w^j_i x_i           the j-th continuous neighbour
+
+Released-code form (variant="reference"): logits l^1 = -D / t, w^j = softmax(l^j),
+l^j+1 = l^j + log(1 - w^j): the penalty is added after dividing by t, so it does not become
+hard KNN as t -> 0.
+
+Backward (paper form), with G^j = dL/dZ^j and gamma = dL/dalpha^j+1 (docs/n3_backward.md):
+
+    dL/dx_i = sum_j w^j_i G^j
+    for j = k..1:
+        a_i    = <G^j, x_i>                                  direct gradient wrt w^j_i
+        v_i    = w^j_i a_i - gamma_i w^j_i / (1 - w^j_i)     dL/d(log w^j_i)
+        s_i    = v_i - w^j_i sum_i' v_i'                     dL/d(logit_i), log-softmax backward
+        dL/dt += -sum_i s_i alpha^j_i / t^2
+        gamma += s / t
+    dL/dD = -gamma
+
+An infinite distance means "not a candidate": its weight is exactly 0 and its gradient exactly
+0 (0 * inf is taken as 0 throughout).  A weight that rounds to exactly 1 makes log(1 - w) = -inf,
+which removes that item from the later steps just as cleanly.
+"""
+import numpy as np
+
+from minigrad.backend import get_array_module
+from minigrad.module import Module
+
+VARIANTS = ("paper", "reference")
+
+
+def log_softmax(logits):
+    """Stable log-softmax over the last axis; entries of -inf stay -inf (weight 0)."""
+    xp = get_array_module(logits)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def log1m_exp(log_w):
+    """log(1 - w) from log w, accurate for w near 0 (log1p) and near 1 (expm1); w = 1 gives -inf."""
+    xp = get_array_module(log_w)
+    w = xp.exp(log_w)
+    with np.errstate(divide="ignore"):    # w == 1 exactly: log(0) = -inf, which is wanted
+        return xp.where(w < 0.5, xp.log1p(-w), xp.log(-xp.expm1(log_w)))
+
+
+def _finite(a):
+    """a with -inf replaced by the most negative float, so that 0 * a is 0, not NaN."""
+    xp = get_array_module(a)
+    return xp.maximum(a, np.finfo(a.dtype).min)
+
+
+def check_knn_inputs(x, D, t, k):
+    if x.ndim != 3 or D.ndim != 3 or t.ndim != 2:
+        raise ValueError(f"continuous KNN expects x (B, M, F), D (B, N, M), t (B, N); got x "
+                         f"{tuple(x.shape)}, D {tuple(D.shape)}, t {tuple(t.shape)}")
+    B, M, _ = x.shape
+    if D.shape[0] != B or D.shape[2] != M or t.shape != D.shape[:2]:
+        raise ValueError(f"continuous KNN: shapes do not agree: x {tuple(x.shape)} (B, M, F), "
+                         f"D {tuple(D.shape)} (B, N, M), t {tuple(t.shape)} (B, N)")
+    xp = get_array_module(D)
+    if not bool((t > 0).all()):
+        raise ValueError("continuous KNN: every temperature t must be positive")
+    candidates = int(xp.isfinite(D).sum(axis=-1).min()) if D.size else M
+    if candidates < k:
+        raise ValueError(f"continuous KNN with k={k} needs at least {k} finite distances per query; "
+                         f"some query has only {candidates}")
+    if bool(xp.isnan(D).any()):
+        raise ValueError("continuous KNN: the distances D contain NaN")
+
+
+def knn_weights(D, t, k, variant="paper"):
+    """The k weight vectors of every query: W (B, N, k, M), and what backward needs besides.
+
+    Returns (W, alphas) where, for the paper form, alphas[j] is alpha^j+1's predecessor alpha^j
+    (B, N, M), needed for dL/dt; the reference form needs none (an empty list).
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}: use 'paper' or 'reference'")
+    xp = get_array_module(D)
+    t = t[..., None]                                                  # (B, N, 1)
+    alpha = -D if variant == "paper" else -D / t                      # (B, N, M)
+    weights, alphas = [], []
+    for _ in range(k):
+        log_w = log_softmax(alpha / t if variant == "paper" else alpha)   # (B, N, M)
+        weights.append(xp.exp(log_w))
+        if variant == "paper":
+            alphas.append(alpha)
+        alpha = alpha + log1m_exp(log_w)
+    return xp.stack(weights, axis=2), alphas                          # (B, N, k, M)
+
+
+def knn_weights_backward(dW, W, alphas, D, t, variant="paper"):
+    """Gradients wrt D (B, N, M) and t (B, N) from dL/dW (B, N, k, M), by the recurrence above."""
+    xp = get_array_module(dW)
+    k = W.shape[2]
+    t1 = t[..., None]                                                 # (B, N, 1)
+    gamma = xp.zeros_like(D)                                          # dL/dalpha^j+1
+    dt = xp.zeros_like(t)
+    tiny = np.finfo(W.dtype).tiny
+    for j in reversed(range(k)):
+        w, a = W[:, :, j], dW[:, :, j]                                # (B, N, M)
+        # w / (1 - w) is finite even where w == 1: there gamma == 0 exactly, and 0 * it is 0
+        v = w * a - gamma * (w / xp.maximum(1 - w, tiny))             # dL/dlog w^j
+        s = v - w * v.sum(axis=-1, keepdims=True)                     # dL/dlogit^j
+        if variant == "paper":
+            dt -= (s * _finite(alphas[j])).sum(axis=-1) / (t * t)
+            gamma = gamma + s / t1
+        else:
+            gamma = gamma + s
+    if variant == "paper":
+        return -gamma, dt
+    # reference: l^1 = -D / t, so dD = -gamma / t and dt = sum gamma D / t^2
+    dt = -(gamma * _finite(-D)).sum(axis=-1) / (t * t)
+    return -gamma / t1, dt
+
+
+class NeuralNearestNeighbors(Module):
+    """The continuous KNN as a module: forward(x, D, t) -> Z (B, N, k, F); backward -> (dx, dD, dt).
+
+    Keeps the weights W (B, N, k, M) of the last forward as `self.weights` for inspection.
+    """
+
+    def __init__(self, k, variant="paper"):
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown variant {variant!r}: use 'paper' or 'reference'")
+        self.k, self.variant = k, variant
+
+    def extra_repr(self):
+        return f"k={self.k}, variant={self.variant!r}"
+
+    def forward(self, x, D, t):
+        check_knn_inputs(x, D, t, self.k)
+        xp = get_array_module(x)
+        B, N, M = D.shape
+        self.weights, self._alphas = knn_weights(D, t, self.k, self.variant)   # (B, N, k, M)
+        self._x, self._D, self._t = x, D, t
+        Z = xp.matmul(self.weights.reshape(B, N * self.k, M), x)              # (B, N*k, F)
+        return Z.reshape(B, N, self.k, x.shape[2])                            # (B, N, k, F)
+
+    def backward(self, dZ):
+        xp = get_array_module(dZ)
+        B, N, M = self._D.shape
+        F = self._x.shape[2]
+        W2 = self.weights.reshape(B, N * self.k, M)                           # (B, N*k, M)
+        dZ2 = dZ.reshape(B, N * self.k, F)                                    # (B, N*k, F)
+        dx = xp.matmul(W2.transpose(0, 2, 1), dZ2)                            # (B, M, F)
+        dW = xp.matmul(dZ2, self._x.transpose(0, 2, 1)).reshape(B, N, self.k, M)
+        dD, dt = knn_weights_backward(dW, self.weights, self._alphas, self._D, self._t, self.variant)
+        return dx, dD, dt
+
+
+def hard_knn_weights(D, k):
+    """One-hot weights (B, N, k, M) of the k nearest items in order: the t -> 0 limit."""
+    xp = get_array_module(D)
+    nearest = xp.argsort(D, axis=-1)[..., :k]                          # (B, N, k)
+    return (xp.arange(D.shape[-1]) == nearest[..., None]).astype(D.dtype)
+
+
+class HardKNN(Module):
+    """Hard k-nearest-neighbour selection (the paper's KNN-block baseline).
+
+    forward(x, D) -> Z (B, N, k, F); backward(dZ) -> (dx, dD) with dD = 0: the choice of the
+    neighbours is piecewise constant in D, so no gradient flows to the distances.
+    """
+
+    def __init__(self, k):
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        self.k = k
+
+    def forward(self, x, D):
+        xp = get_array_module(x)
+        B, N, M = D.shape
+        self.weights = hard_knn_weights(D, self.k)                     # (B, N, k, M)
+        self._x_shape, self._D_shape = x.shape, D.shape
+        Z = xp.matmul(self.weights.reshape(B, N * self.k, M), x)        # (B, N*k, F)
+        return Z.reshape(B, N, self.k, x.shape[2])
+
+    def backward(self, dZ):
+        xp = get_array_module(dZ)
+        B, N, M = self._D_shape
+        W2 = self.weights.reshape(B, N * self.k, M)
+        dx = xp.matmul(W2.transpose(0, 2, 1), dZ.reshape(B, N * self.k, -1))   # (B, M, F)
+        return dx, xp.zeros(self._D_shape, dZ.dtype)
