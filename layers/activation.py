@@ -8,6 +8,7 @@ Each caches the cheapest thing its derivative needs:
     Tanh       y = tanh(x)                    dx = dy * (1 - y^2)        caches y
 """
 from minigrad.backend import get_array_module
+from minigrad.grad_mode import grad_enabled
 from minigrad.module import Module
 
 from ._checks import check_float, check_same_shape
@@ -16,12 +17,14 @@ from ._checks import check_float, check_same_shape
 class ReLU(Module):
     def forward(self, x):
         check_float(self, x)
-        self._y = get_array_module(x).maximum(x, 0)
-        return self._y
+        y = get_array_module(x).maximum(x, 0)
+        self._y = y if grad_enabled() else None
+        return y
 
     def backward(self, dy):
-        check_same_shape(self, dy, self._y.shape)
-        return dy * (self._y > 0)
+        y = self._saved("_y")
+        check_same_shape(self, dy, y.shape)
+        return dy * (y > 0)
 
 
 class LeakyReLU(Module):
@@ -34,34 +37,39 @@ class LeakyReLU(Module):
     def forward(self, x):
         check_float(self, x)
         a = self.negative_slope
-        self._slope = (x > 0) * (1 - a) + a                   # 1 where x > 0, a elsewhere
-        self._slope = self._slope.astype(x.dtype, copy=False)
-        return x * self._slope
+        slope = ((x > 0) * (1 - a) + a).astype(x.dtype, copy=False)   # 1 where x > 0, a elsewhere
+        self._slope = slope if grad_enabled() else None
+        return x * slope
 
     def backward(self, dy):
-        check_same_shape(self, dy, self._slope.shape)
-        return dy * self._slope
+        slope = self._saved("_slope")
+        check_same_shape(self, dy, slope.shape)
+        return dy * slope
 
 
 class Sigmoid(Module):
     def forward(self, x):
         check_float(self, x)
-        self._y = get_array_module(x).tanh(x / 2)
-        self._y += 1
-        self._y /= 2
-        return self._y
+        y = get_array_module(x).tanh(x / 2)
+        y += 1
+        y /= 2
+        self._y = y if grad_enabled() else None
+        return y
 
     def backward(self, dy):
-        check_same_shape(self, dy, self._y.shape)
-        return dy * self._y * (1 - self._y)
+        y = self._saved("_y")
+        check_same_shape(self, dy, y.shape)
+        return dy * y * (1 - y)
 
 
 class Tanh(Module):
     def forward(self, x):
         check_float(self, x)
-        self._y = get_array_module(x).tanh(x)
-        return self._y
+        y = get_array_module(x).tanh(x)
+        self._y = y if grad_enabled() else None
+        return y
 
     def backward(self, dy):
-        check_same_shape(self, dy, self._y.shape)
-        return dy * (1 - self._y * self._y)
+        y = self._saved("_y")
+        check_same_shape(self, dy, y.shape)
+        return dy * (1 - y * y)

@@ -13,6 +13,7 @@ Evaluation uses the running statistics, so y is affine in x and dx = gamma / sqr
 import numpy as np
 
 from minigrad.backend import get_array_module
+from minigrad.grad_mode import grad_enabled
 from minigrad.module import Module, Parameter
 
 from ._checks import as_batch, check_same_shape
@@ -62,7 +63,7 @@ class BatchNorm2d(Module):
         else:
             self._inv_std = 1 / xp.sqrt(self.running_var + self.eps)
             x_hat = (x - self._per_channel(self.running_mean)) * self._per_channel(self._inv_std)
-        self._x_hat = x_hat
+        self._x_hat = x_hat if grad_enabled() else None
         self._shape = x.shape
         if self.weight is None:
             y = x_hat
@@ -79,11 +80,12 @@ class BatchNorm2d(Module):
         gamma = 1 if self.weight is None else self.weight.data
         scale = gamma * self._inv_std                                  # (C,)
         dbeta = xp.einsum("nchw->c", dy)                               # (C,)
-        dgamma = xp.einsum("nchw,nchw->c", dy, self._x_hat)            # (C,)
+        x_hat = self._saved("_x_hat")
+        dgamma = xp.einsum("nchw,nchw->c", dy, x_hat)                  # (C,)
         if self.training:
             n = dy.size // dy.shape[1]
             # dx = scale * (dy - dbeta/n - x_hat * dgamma/n), in three passes
-            dx = self._x_hat * self._per_channel(-scale * dgamma / n)
+            dx = x_hat * self._per_channel(-scale * dgamma / n)
             dx += dy * self._per_channel(scale)
             dx -= self._per_channel(scale * dbeta / n)
         else:

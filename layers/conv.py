@@ -29,6 +29,7 @@ import numpy as np
 
 from minigrad import init
 from minigrad.backend import get_array_module
+from minigrad.grad_mode import grad_enabled
 from minigrad.fold import _pair, conv_output_size, fold, unfold
 from minigrad.module import Module, Parameter
 from minigrad.workspace import scratch, zeros
@@ -95,16 +96,17 @@ class Conv2d(Module):
     # ---- 1. general: unfold + batched matrix products --------------------------------------
     def _forward_unfold(self, x):
         xp = get_array_module(x)
-        self._cols = unfold(x, **self._geometry())                      # (N, K, oH*oW)
+        cols = unfold(x, **self._geometry())                             # (N, K, oH*oW)
+        self._cols = cols if grad_enabled() else None
         W2 = self.weight.data.reshape(self.out_channels, -1)             # (O, K)
-        return xp.matmul(W2, self._cols).reshape(self._out_shape)        # (N, O, oH, oW)
+        return xp.matmul(W2, cols).reshape(self._out_shape)              # (N, O, oH, oW)
 
     def _backward_unfold(self, dy):
         xp = get_array_module(dy)
         N, O = self._out_shape[:2]
         dy = dy.reshape(N, O, -1)                                        # (N, O, oH*oW)
         W2 = self.weight.data.reshape(O, -1)                             # (O, K)
-        dW2 = xp.matmul(dy, self._cols.transpose(0, 2, 1)).sum(axis=0)   # (O, K)
+        dW2 = xp.matmul(dy, self._saved("_cols").transpose(0, 2, 1)).sum(axis=0)  # (O, K)
         self.weight.grad += dW2.reshape(self.weight.data.shape)
         dcols = xp.matmul(W2.T, dy)                                      # (N, K, oH*oW)
         return fold(dcols, self._x_shape[2:], **self._geometry())        # (N, C, H, W)
@@ -130,17 +132,22 @@ class Conv2d(Module):
         return (channels, G + shifts[-1])                                # slack for the last shift
 
     def _x_grid_buffer(self, x):
-        """The grid that keeps x for backward: this layer's own, zeroed once per shape."""
+        """The grid that keeps x for backward: this layer's own, zeroed once per shape.
+
+        Under no_grad nothing is kept, and the grid is shared like the one for dy."""
+        if not grad_enabled():
+            self._x_grid = None
+            return self._shared_grid("conv_x_grid", x)
         xp, shape = get_array_module(x), self._grid_shape(x.shape[1])
-        g = getattr(self, "_x_grid", None)
+        g = vars(self).get("_x_grid")
         if g is None or g.shape != shape or g.dtype != x.dtype or get_array_module(g) is not xp:
             self._x_grid = g = xp.zeros(shape, x.dtype)
         return g
 
-    def _dy_grid_buffer(self, dy):
-        """The grid for dy, only needed during backward: shared by every layer of this geometry."""
-        key = ("conv_dy_grid", self._x_shape, self.padding, self.dilation, self.kernel_size)
-        return zeros(repr(key), self._grid_shape(dy.shape[1]), dy.dtype, get_array_module(dy))
+    def _shared_grid(self, name, a):
+        """A zero-bordered grid for a, shared by every layer of this geometry (borders stay zero)."""
+        key = (name, self._x_shape, self.padding, self.dilation, self.kernel_size)
+        return zeros(repr(key), self._grid_shape(a.shape[1]), a.dtype, get_array_module(a))
 
     def _col_chunks(self, G, rows):
         """Column ranges [a, b) of the grid, each small enough for its im2col block to stay in cache."""
@@ -180,7 +187,8 @@ class Conv2d(Module):
         O, C, kH, kW = self.weight.data.shape
         N, Hp, Wp, G, _ = self._grid_geometry()
         pH, pW = self.padding
-        dy_g = self._to_grid(dy, self._dy_grid_buffer(dy))               # (O, G + slack)
+        x_grid = self._saved("_x_grid")                                  # (C, G + slack)
+        dy_g = self._to_grid(dy, self._shared_grid("conv_dy_grid", dy))  # (O, G + slack)
         # dW: dy on x's grid is dy_g shifted back by the padding; it is zero off the output.
         dy_on_x = dy_g[:, pH * Wp + pW: pH * Wp + pW + G]                # (O, G)
         # dx: correlate the padded dy with the kernel flipped in space, O and C swapped.
@@ -188,7 +196,7 @@ class Conv2d(Module):
         dWc = xp.zeros((kH * kW * C, O), dtype=dy.dtype)                 # (kH*kW*C, O)
         dx_grid = scratch("conv_out", (C, G), dy.dtype, xp)              # (C, G)
         for a, b in self._col_chunks(G, kH * kW * max(C, O)):
-            dWc += xp.matmul(self._im2col(self._x_grid, a, b, "conv_col"), dy_on_x[:, a:b].T)
+            dWc += xp.matmul(self._im2col(x_grid, a, b, "conv_col"), dy_on_x[:, a:b].T)
             xp.matmul(Wt, self._im2col(dy_g, a, b, "conv_col"), out=dx_grid[:, a:b])
         self.weight.grad += dWc.reshape(kH, kW, C, O).transpose(3, 2, 0, 1)
         return self._from_grid(dx_grid)                                  # (N, C, H, W)

@@ -45,6 +45,14 @@ class Module:
     def backward(self, *grads):
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
+    def _saved(self, name):
+        """An attribute forward cached for backward, or a clear error if there is none."""
+        value = vars(self).get(name)
+        if value is None:
+            raise RuntimeError(f"{type(self).__name__}.backward needs the cache of a forward pass: none "
+                               f"was run, or it ran under minigrad.no_grad()")
+        return value
+
     # ---- children, parameters, buffers -------------------------------------------------
     def named_children(self):
         for name, value in vars(self).items():

@@ -14,7 +14,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGES = ["minigrad", "layers", "n3net"]
 
 CUPY_PROVIDES = {
-    "abs", "add", "arange", "dtype", "asarray", "broadcast_to", "concatenate", "einsum", "empty",
+    "abs", "add", "arange", "argsort", "dtype", "asarray", "broadcast_to", "concatenate", "einsum", "empty",
     "empty_like", "exp", "expm1", "float32", "float64", "full", "isfinite", "isinf", "isnan",
     "log", "log1p", "logaddexp", "matmul", "maximum", "minimum", "multiply", "ones", "ones_like",
     "pad", "sign", "sqrt", "stack", "sum", "take_along_axis", "tanh", "tensordot", "where",

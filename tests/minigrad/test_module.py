@@ -77,3 +77,17 @@ def test_sequential_backward_runs_in_reverse(rng):
     from minigrad import gradcheck
     gradcheck(seq, rng.standard_normal((2, 1, 5, 5)))
     assert len(seq) == 3 and isinstance(seq[1], ReLU)
+
+
+def test_no_grad_keeps_nothing_and_backward_says_why(rng):
+    from minigrad import no_grad
+    net = Net().double()
+    x = rng.standard_normal((2, 1, 6, 6))
+    y = net.forward(x)
+    with no_grad():
+        np.testing.assert_allclose(net.forward(x), y, rtol=1e-12)   # same values
+    assert net.head._x_grid is None and net.body[1]._x_hat is None
+    with pytest.raises(RuntimeError, match="no_grad"):
+        net.backward(np.ones_like(y))
+    net.forward(x)                                                    # caches again
+    assert net.backward(np.ones_like(y)).shape == x.shape
