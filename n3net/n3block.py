@@ -1,0 +1,265 @@
+"""The N3 block for images (Plötz and Roth 2018, section 4; N3NET.md section 2).
+
+Shape legend: B batch, C channels of Y, H x W image, p patch size, s stride, w match window,
+k neighbours, n1 x n2 the grid of patches, L = n1 * n2 patches, F = C * p * p features of a
+patch, Hp x Wp the padded image.
+
+    E    = f_E(Y)                       embedding CNN                 (B, C, H, W)
+    logT = f_T(Y)                       temperature CNN               (B, 1, H, W)
+    pad Y, E, logT with zeros so that (Hp - p) and (Wp - p) are multiples of s
+    y_l, e_l = the p x p patches at stride s of Y and E               (B, n1, n2, F)
+    t_l  = 0.1 exp(mean of logT over patch l)                         (B, n1, n2)
+    candidates of query (i, j): the w x w patches whose rows start at clamp(i - w//2, 0, n1 - w)
+        (columns likewise): the window is shifted inward at the border, never cut; the query
+        itself is excluded, leaving w*w - 1 candidates
+    D_lm = ||e_l - e_m||^2              squared distances             (queries, candidates)
+    Z^j_l = sum_m w^j_lm y_m            continuous KNN, Eqs. 8-11     (B, n1, n2, k, F)
+    N^j  = fold(Z^j) / (number of patches covering each pixel), padding cropped  (B, C, H, W)
+    out  = [Y, N^1 - Y, ..., N^k - Y]                                 (B, C (k+1), H, W)
+
+Cost is linear in the image area: queries are processed in tiles of `query_tile` x `query_tile`
+patches; each tile is matched against the union of its queries' windows only, with the
+distances outside a query's own window set to +inf (weight and gradient exactly 0).  A training
+crop of 80 x 80 has a 15 x 15 patch grid, one window, and so one tile: a dense 225 x 225 problem.
+Images smaller than one window (80 x 80 pixels with the defaults, after padding) are refused.
+"""
+import numpy as np
+
+from layers import BatchNorm2d, Conv2d, ReLU
+from layers._checks import as_batch, check_same_shape
+from minigrad.backend import get_array_module
+from minigrad.fold import fold, unfold
+from minigrad.grad_mode import grad_enabled
+from minigrad.module import Module, Sequential
+
+from .knn import HardKNN, NeuralNearestNeighbors
+
+
+def embedding_cnn(in_channels, out_channels, features=64):
+    """conv3x3 (no bias) + BN + ReLU, conv3x3 (no bias) + BN + ReLU, conv3x3 (+ bias)."""
+    return Sequential(Conv2d(in_channels, features, 3, padding=1, bias=False), BatchNorm2d(features), ReLU(),
+                      Conv2d(features, features, 3, padding=1, bias=False), BatchNorm2d(features), ReLU(),
+                      Conv2d(features, out_channels, 3, padding=1))
+
+
+def pad_amounts(size, patch_size, stride):
+    """(before, after) zero padding so that (size + before + after - patch_size) % stride == 0."""
+    total = (-(size - patch_size)) % stride
+    return total // 2, total - total // 2
+
+
+def window_start(i, n, window):
+    """First row (or column) of the window of query i on a grid of n: shifted inward, never cut."""
+    return min(max(i - window // 2, 0), n - window)
+
+
+def query_tiles(n, tile, window):
+    """Tiles of queries along one axis, each with the span of its queries' windows:
+    a list of (q0, q1, u0, u1): queries q0..q1-1 have all their candidates in u0..u1-1."""
+    if n <= window:                                  # one window covers the axis: one tile
+        return [(0, n, 0, n)]
+    tiles = []
+    for q0 in range(0, n, tile):
+        q1 = min(q0 + tile, n)
+        tiles.append((q0, q1, window_start(q0, n, window), window_start(q1 - 1, n, window) + window))
+    return tiles
+
+
+def candidate_mask(rows, cols, n1, n2, window):
+    """(nq, nu) booleans: candidate u lies in query q's window and is not q itself.
+
+    rows, cols: (q0, q1, u0, u1) of the tile along each axis (see query_tiles)."""
+    def inside(q0, q1, u0, u1, n):
+        q = np.arange(q0, q1)[:, None]
+        u = np.arange(u0, u1)[None, :]
+        start = np.clip(q - window // 2, 0, n - window)
+        return (u >= start) & (u < start + window), q == u            # (nq_axis, nu_axis) each
+    in_r, same_r = inside(*rows, n1)
+    in_c, same_c = inside(*cols, n2)
+    mask = in_r[:, None, :, None] & in_c[None, :, None, :]            # (qi, qj, ui, uj)
+    mask &= ~(same_r[:, None, :, None] & same_c[None, :, None, :])
+    return mask.reshape(in_r.shape[0] * in_c.shape[0], in_r.shape[1] * in_c.shape[1])
+
+
+class PatchNeighbours(Module):
+    """The machinery shared by the N3 block and the hard-KNN block: patches, windows, tiles,
+    distances and the fold back to the image.  Subclasses choose the embedding, the temperature
+    and the selection (continuous or hard)."""
+
+    def __init__(self, in_channels, k, patch_size, stride, match_window, query_tile):
+        if match_window < 2 or k >= match_window * match_window:
+            raise ValueError(f"a match window of {match_window} gives {match_window ** 2 - 1} candidates; "
+                             f"k={k} needs more")
+        self.in_channels, self.k = in_channels, k
+        self.patch_size, self.stride, self.match_window = patch_size, stride, match_window
+        self.query_tile = query_tile
+        self.out_channels = in_channels * (k + 1)
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, k={self.k}, patch_size={self.patch_size}, stride={self.stride}, "
+                f"match_window={self.match_window}")
+
+    def min_size(self):
+        """Smallest padded image side that holds one match window of patches."""
+        return self.patch_size + (self.match_window - 1) * self.stride
+
+    # ---- hooks for the subclasses -----------------------------------------------------------
+    def _embed(self, Y):
+        """Return E (B, C_e, H, W) to match on and logT (B, 1, H, W) or None."""
+        raise NotImplementedError
+
+    def _embed_backward(self, dE, dlogT):
+        raise NotImplementedError
+
+    def _selector(self):
+        raise NotImplementedError
+
+    # ---- geometry ------------------------------------------------------------------------------
+    def _patches(self, a):
+        """Zero-pad a (B, c, H, W) and cut it into patches (B, n1, n2, c*p*p)."""
+        xp = get_array_module(a)
+        padded = xp.pad(a, ((0, 0), (0, 0), self._pads[0], self._pads[1]))     # (B, c, Hp, Wp)
+        cols = unfold(padded, self.patch_size, self.stride)                     # (B, c*p*p, L)
+        B, n1, n2 = a.shape[0], *self._grid
+        return cols.transpose(0, 2, 1).reshape(B, n1, n2, -1)                   # (B, n1, n2, F)
+
+    def _unpatch(self, patches):
+        """Adjoint of _patches: sum patches (B, n1, n2, F) back into the image, crop the padding."""
+        B, n1, n2, F = patches.shape
+        cols = patches.reshape(B, n1 * n2, F).transpose(0, 2, 1)                 # (B, F, L)
+        img = fold(cols, self._padded_size, self.patch_size, self.stride)        # (B, c, Hp, Wp)
+        (top, _), (left, _) = self._pads
+        H, W = self._size
+        return img[:, :, top:top + H, left:left + W]
+
+    def forward(self, Y):
+        Y, self._single = as_batch(self, Y, self.in_channels)
+        xp = get_array_module(Y)
+        B, C, H, W = Y.shape
+        p, s, w = self.patch_size, self.stride, self.match_window
+        self._size, self._pads = (H, W), (pad_amounts(H, p, s), pad_amounts(W, p, s))
+        self._padded_size = (H + sum(self._pads[0]), W + sum(self._pads[1]))
+        if min(self._padded_size) < self.min_size():
+            raise ValueError(f"{type(self).__name__}: an image of {H}x{W} pixels is too small for a "
+                             f"{w}x{w} window of {p}x{p} patches at stride {s}: it needs at least "
+                             f"{self.min_size()}x{self.min_size()} pixels (after padding to the patch grid)")
+        self._grid = n1, n2 = tuple((size - p) // s + 1 for size in self._padded_size)
+        E, logT = self._embed(Y)
+        y_patches = self._patches(Y)                                             # (B, n1, n2, F)
+        e_patches = self._patches(E)                                             # (B, n1, n2, F_e)
+        if logT is None:
+            t = xp.ones((B, n1, n2), Y.dtype)
+        else:
+            t = 0.1 * xp.exp(self._patches(logT).mean(axis=-1))                  # (B, n1, n2)
+        Z = xp.empty((B, n1, n2, self.k, y_patches.shape[-1]), Y.dtype)          # (B, n1, n2, k, F)
+        tiles = []
+        for rows in query_tiles(n1, self.query_tile, w):
+            for cols in query_tiles(n2, self.query_tile, w):
+                (q0, q1, u0, u1), (c0, c1, v0, v1) = rows, cols
+                Q = e_patches[:, q0:q1, c0:c1].reshape(B, -1, e_patches.shape[-1])   # (B, nq, F_e)
+                X = e_patches[:, u0:u1, v0:v1].reshape(B, -1, e_patches.shape[-1])   # (B, nu, F_e)
+                mask = xp.asarray(candidate_mask(rows, cols, n1, n2, w))             # (nq, nu)
+                D = ((Q * Q).sum(-1)[:, :, None] + (X * X).sum(-1)[:, None, :]
+                     - 2 * xp.matmul(Q, X.transpose(0, 2, 1)))                      # (B, nq, nu)
+                D = xp.where(mask, D, xp.inf)
+                select = self._selector()
+                Yu = y_patches[:, u0:u1, v0:v1].reshape(B, -1, y_patches.shape[-1])  # (B, nu, F)
+                Zt = select.forward(Yu, D) if logT is None else select.forward(
+                    Yu, D, t[:, q0:q1, c0:c1].reshape(B, -1))                        # (B, nq, k, F)
+                Z[:, q0:q1, c0:c1] = Zt.reshape(B, q1 - q0, c1 - c0, self.k, -1)
+                if grad_enabled():
+                    tiles.append((rows, cols, select, Q, X))
+        # back to the image: average the overlapping patches of every neighbour volume
+        ones = xp.ones((1, n1, n2, y_patches.shape[-1] // C), Y.dtype)
+        count = self._unpatch(ones)                                               # (1, 1, H, W)
+        Zk = Z.transpose(0, 3, 1, 2, 4).reshape(B * self.k, n1, n2, -1)           # (B*k, n1, n2, F)
+        neighbours = (self._unpatch(Zk) / count).reshape(B, self.k, C, H, W)      # N^1..N^k
+        out = xp.concatenate([Y[:, None], neighbours - Y[:, None]], axis=1)      # (B, k+1, C, H, W)
+        self._count, self._t = count, t
+        self._tiles = tiles if grad_enabled() else None
+        self._logT = logT is not None
+        out = out.reshape(B, self.out_channels, H, W)
+        return out[0] if self._single else out
+
+    def backward(self, dout):
+        tiles = self._saved("_tiles")
+        xp = get_array_module(dout)
+        if self._single:
+            dout = dout[None]
+        B, C, (H, W), k, (n1, n2) = dout.shape[0], self.in_channels, self._size, self.k, self._grid
+        check_same_shape(self, dout, (B, self.out_channels, H, W))
+        dout = dout.reshape(B, k + 1, C, H, W)
+        dY = dout[:, 0] - dout[:, 1:].sum(axis=1)                                 # (B, C, H, W)
+        dN = (dout[:, 1:] / self._count).reshape(B * k, C, H, W)                  # through the average
+        dZk = self._patches(dN)                                                   # (B*k, n1, n2, F)
+        dZ = dZk.reshape(B, k, n1, n2, -1).transpose(0, 2, 3, 1, 4)               # (B, n1, n2, k, F)
+        F = dZ.shape[-1]
+        dy_patches = xp.zeros((B, n1, n2, F), dout.dtype)
+        de_patches, dt = None, xp.zeros((B, n1, n2), dout.dtype)
+        for (q0, q1, u0, u1), (c0, c1, v0, v1), select, Q, X in tiles:
+            grads = select.backward(dZ[:, q0:q1, c0:c1].reshape(B, -1, k, F))
+            dYu, dD = grads[0], grads[1]
+            dy_patches[:, u0:u1, v0:v1] += dYu.reshape(B, u1 - u0, v1 - v0, F)
+            if self._logT:
+                dt[:, q0:q1, c0:c1] = grads[2].reshape(B, q1 - q0, c1 - c0)
+            # D = |Q|^2 + |X|^2 - 2 Q X^T  ->  dQ = 2 (rowsum(dD) Q - dD X),  dX = 2 (colsum(dD) X - dD^T Q)
+            dQ = 2 * (dD.sum(-1)[:, :, None] * Q - xp.matmul(dD, X))
+            dX = 2 * (dD.sum(-2)[:, :, None] * X - xp.matmul(dD.transpose(0, 2, 1), Q))
+            if de_patches is None:
+                de_patches = xp.zeros((B, n1, n2, Q.shape[-1]), dout.dtype)
+            de_patches[:, q0:q1, c0:c1] += dQ.reshape(B, q1 - q0, c1 - c0, -1)
+            de_patches[:, u0:u1, v0:v1] += dX.reshape(B, u1 - u0, v1 - v0, -1)
+        dY += self._unpatch(dy_patches)
+        dE = self._unpatch(de_patches)
+        dlogT = None
+        if self._logT:
+            # t = 0.1 exp(mean over the p*p pixels of logT): d mean = dt * t, spread evenly
+            p2 = self.patch_size ** 2
+            dmean = (dt * self._t)[..., None] / p2                                # (B, n1, n2, 1)
+            dlogT = self._unpatch(xp.broadcast_to(dmean, (B, n1, n2, p2)))        # (B, 1, H, W)
+        dY += self._embed_backward(dE, dlogT)
+        return dY[0] if self._single else dY
+
+
+class N3Block(PatchNeighbours):
+    """The neural nearest neighbours block: embedding and temperature CNNs, continuous KNN.
+
+    N3Block(in_channels, k=7, patch_size=10, stride=5, match_window=15) maps (B, C, H, W) to
+    (B, C (k + 1), H, W).  variant="paper" (Eqs. 8-11) or "reference" (the released code).
+    """
+
+    def __init__(self, in_channels, k=7, patch_size=10, stride=5, match_window=15, features=64,
+                 variant="paper", query_tile=8):
+        super().__init__(in_channels, k, patch_size, stride, match_window, query_tile)
+        self.variant = variant
+        self.embedding = embedding_cnn(in_channels, in_channels, features)
+        self.temperature = embedding_cnn(in_channels, 1, features)
+
+    def _embed(self, Y):
+        return self.embedding.forward(Y), self.temperature.forward(Y)
+
+    def _embed_backward(self, dE, dlogT):
+        return self.embedding.backward(dE) + self.temperature.backward(dlogT)
+
+    def _selector(self):
+        return NeuralNearestNeighbors(self.k, self.variant)
+
+
+class KNNBlock(PatchNeighbours):
+    """The paper's KNN-block baseline: hard k nearest neighbours of the input patches themselves.
+
+    No embedding and no temperature; gradients flow through the averaged neighbour patches but
+    not through the (piecewise constant) choice of the neighbours.
+    """
+
+    def __init__(self, in_channels, k=7, patch_size=10, stride=5, match_window=15, query_tile=8):
+        super().__init__(in_channels, k, patch_size, stride, match_window, query_tile)
+
+    def _embed(self, Y):
+        return Y, None
+
+    def _embed_backward(self, dE, dlogT):
+        return dE
+
+    def _selector(self):
+        return HardKNN(self.k)
