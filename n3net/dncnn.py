@@ -1,0 +1,48 @@
+"""DnCNN (Zhang et al. 2017) as N3Net uses it (N3NET.md section 3).
+
+Shape legend: B batch, C_in / C_out channels, H x W image.
+
+    body = conv3x3(C_in -> 64, bias) + ReLU,
+           (depth - 2) x [conv3x3(64 -> 64, no bias) + BN + ReLU],
+           conv3x3(64 -> C_out, bias)
+    y    = body(x), plus, with residual=True, x added to the first min(C_in, C_out) channels
+
+Zhang et al. write the denoiser as clean = noisy - noise(noisy); body here learns -noise, the
+same network with the last convolution's sign flipped, so that one residual rule serves both the
+plain DnCNN-17 (1 -> 1) and the blocks inside N3Net (1 -> 8, 64 -> 8, 64 -> 1).
+"""
+from layers import BatchNorm2d, Conv2d, ReLU
+from layers._checks import as_batch
+from minigrad.module import Module, Sequential
+
+
+class DnCNN(Module):
+    def __init__(self, in_channels=1, out_channels=1, depth=17, features=64, residual=True):
+        if depth < 2:
+            raise ValueError(f"DnCNN needs depth >= 2 (first and last convolution), got {depth}")
+        self.in_channels, self.out_channels, self.residual = in_channels, out_channels, residual
+        layers = [Conv2d(in_channels, features, 3, padding=1), ReLU()]
+        for _ in range(depth - 2):
+            layers += [Conv2d(features, features, 3, padding=1, bias=False), BatchNorm2d(features), ReLU()]
+        layers.append(Conv2d(features, out_channels, 3, padding=1))
+        self.body = Sequential(*layers)
+
+    def extra_repr(self):
+        return f"{self.in_channels} -> {self.out_channels}, residual={self.residual}"
+
+    def forward(self, x):
+        x, self._single = as_batch(self, x, self.in_channels)
+        y = self.body.forward(x)                                   # (B, C_out, H, W), a new array
+        if self.residual:
+            c = min(self.in_channels, self.out_channels)
+            y[:, :c] += x[:, :c]
+        return y[0] if self._single else y
+
+    def backward(self, dy):
+        if self._single:
+            dy = dy[None]
+        dx = self.body.backward(dy)                                # (B, C_in, H, W)
+        if self.residual:
+            c = min(self.in_channels, self.out_channels)
+            dx[:, :c] += dy[:, :c]
+        return dx[0] if self._single else dx

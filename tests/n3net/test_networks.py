@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from minigrad import gradcheck, no_grad
+from n3net import DnCNN, N3Net, build_model
+
+TINY = dict(depth=3, features=4, k=2, intermediate_channels=2, patch_size=3, stride=2, match_window=3)
+
+
+def test_parameter_counts_match_the_paper():
+    # Plötz and Roth 2018, Table 1 / N3NET.md: about 706k, 427k and 556k
+    assert build_model("n3net").num_parameters() == 705_507
+    assert build_model("n3net-light").num_parameters() == 427_346
+    assert build_model("dncnn17").num_parameters() == 556_097
+
+
+def test_config_rebuilds_the_same_architecture():
+    model = build_model("n3net-light", k=5)
+    again = build_model(**model.config)
+    assert [(n, p.shape) for n, p in model.named_parameters()] == [
+        (n, p.shape) for n, p in again.named_parameters()]
+    with pytest.raises(ValueError, match="unknown model 'unet'; choose one of dncnn17"):
+        build_model("unet")
+
+
+def test_dncnn_residual_adds_the_input_to_the_first_channels(rng):
+    net = DnCNN(2, 3, depth=3, features=4).double()
+    x = rng.standard_normal((1, 2, 5, 5))
+    y = net.forward(x)
+    np.testing.assert_allclose(y[:, :2] - x, net.body.forward(x)[:, :2], rtol=1e-12)
+    np.testing.assert_allclose(y[:, 2], net.body.forward(x)[:, 2], rtol=1e-12)
+
+
+@pytest.mark.parametrize("C_in, C_out", [(1, 1), (2, 3), (3, 2)])
+def test_gradcheck_dncnn(rng, C_in, C_out):
+    net = DnCNN(C_in, C_out, depth=4, features=3).double()
+    gradcheck(net, rng.standard_normal((2, C_in, 5, 6)))
+
+
+@pytest.mark.parametrize("block", ["n3", "knn"])
+def test_gradcheck_n3net(rng, block):
+    net = N3Net(n_blocks=3, block=block, **TINY).double()
+    gradcheck(net, rng.standard_normal((2, 1, 8, 7)), max_entries=12)
+
+
+def test_n3net_maps_an_image_to_an_image(rng):
+    net = build_model("n3net-light")
+    x = rng.random((1, 96, 90)).astype(np.float32)
+    with no_grad():
+        y = net.eval().forward(x)
+    assert y.shape == x.shape and y.dtype == np.float32 and np.isfinite(y).all()
+    with pytest.raises(ValueError, match="at least 80x80"):
+        net.forward(np.zeros((1, 1, 60, 100), np.float32))
