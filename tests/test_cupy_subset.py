@@ -15,7 +15,7 @@ PACKAGES = ["minigrad", "layers", "n3net"]
 
 CUPY_PROVIDES = {
     "abs", "add", "arange", "argsort", "dtype", "asarray", "broadcast_to", "concatenate", "einsum", "empty",
-    "empty_like", "exp", "expm1", "float32", "float64", "full", "inf", "isfinite", "isinf", "isnan",
+    "empty_like", "exp", "expm1", "eye", "float32", "float64", "full", "inf", "isfinite", "isinf", "isnan",
     "log", "log1p", "logaddexp", "matmul", "maximum", "minimum", "multiply", "ones", "ones_like",
     "pad", "sign", "sqrt", "stack", "sum", "take_along_axis", "tanh", "tensordot", "where",
     "zeros", "zeros_like",
