@@ -127,10 +127,7 @@ class PatchNeighbours(Module):
         """Adjoint of _patches: sum patches (B, n1, n2, F) back into the image, crop the padding."""
         B, n1, n2, F = patches.shape
         cols = patches.reshape(B, n1 * n2, F).transpose(0, 2, 1)                 # (B, F, L)
-        img = fold(cols, self._padded_size, self.patch_size, self.stride)        # (B, c, Hp, Wp)
-        (top, _), (left, _) = self._pads
-        H, W = self._size
-        return img[:, :, top:top + H, left:left + W]
+        return self._crop(fold(cols, self._padded_size, self.patch_size, self.stride))
 
     def forward(self, Y):
         Y, self._single = as_batch(self, Y, self.in_channels)
@@ -151,7 +148,8 @@ class PatchNeighbours(Module):
             t = xp.ones((B, n1, n2), Y.dtype)
         else:
             t = 0.1 * xp.exp(self._patches(logT).mean(axis=-1))                  # (B, n1, n2)
-        Z = xp.empty((B, n1, n2, self.k, y_patches.shape[-1]), Y.dtype)          # (B, n1, n2, k, F)
+        # neighbour volumes summed back into padded images, tile by tile: (B, k, C, Hp, Wp)
+        neighbours = xp.zeros((B, self.k, C) + self._padded_size, Y.dtype)
         tiles = []
         for rows in query_tiles(n1, self.query_tile, w):
             for cols in query_tiles(n2, self.query_tile, w):
@@ -166,20 +164,33 @@ class PatchNeighbours(Module):
                 Yu = y_patches[:, u0:u1, v0:v1].reshape(B, -1, y_patches.shape[-1])  # (B, nu, F)
                 Zt = select.forward(Yu, D) if logT is None else select.forward(
                     Yu, D, t[:, q0:q1, c0:c1].reshape(B, -1))                        # (B, nq, k, F)
-                Z[:, q0:q1, c0:c1] = Zt.reshape(B, q1 - q0, c1 - c0, self.k, -1)
+                region, size = self._region(q0, q1, c0, c1)
+                cols_k = Zt.transpose(0, 2, 3, 1).reshape(B * self.k, -1, Zt.shape[1])  # (B*k, F, nq)
+                neighbours[..., region[0], region[1]] += fold(
+                    cols_k, size, self.patch_size, self.stride).reshape(B, self.k, C, *size)
                 if grad_enabled():
                     tiles.append((rows, cols, select, Q, X))
-        # back to the image: average the overlapping patches of every neighbour volume
-        ones = xp.ones((1, n1, n2, y_patches.shape[-1] // C), Y.dtype)
+        # average the overlapping patches: divide by how many patches cover each pixel
+        ones = xp.ones((1, n1, n2, self.patch_size ** 2), Y.dtype)
         count = self._unpatch(ones)                                               # (1, 1, H, W)
-        Zk = Z.transpose(0, 3, 1, 2, 4).reshape(B * self.k, n1, n2, -1)           # (B*k, n1, n2, F)
-        neighbours = (self._unpatch(Zk) / count).reshape(B, self.k, C, H, W)      # N^1..N^k
+        neighbours = self._crop(neighbours) / count                               # (B, k, C, H, W)
         out = xp.concatenate([Y[:, None], neighbours - Y[:, None]], axis=1)      # (B, k+1, C, H, W)
         self._count, self._t = count, t
         self._tiles = tiles if grad_enabled() else None
         self._logT = logT is not None
         out = out.reshape(B, self.out_channels, H, W)
         return out[0] if self._single else out
+
+    def _region(self, q0, q1, c0, c1):
+        """Pixel slices of the padded image covered by the patches of queries [q0, q1) x [c0, c1)."""
+        p, s = self.patch_size, self.stride
+        size = ((q1 - q0 - 1) * s + p, (c1 - c0 - 1) * s + p)
+        return (slice(q0 * s, q0 * s + size[0]), slice(c0 * s, c0 * s + size[1])), size
+
+    def _crop(self, a):
+        (top, _), (left, _) = self._pads
+        H, W = self._size
+        return a[..., top:top + H, left:left + W]
 
     def backward(self, dout):
         tiles = self._saved("_tiles")
@@ -190,14 +201,17 @@ class PatchNeighbours(Module):
         check_same_shape(self, dout, (B, self.out_channels, H, W))
         dout = dout.reshape(B, k + 1, C, H, W)
         dY = dout[:, 0] - dout[:, 1:].sum(axis=1)                                 # (B, C, H, W)
-        dN = (dout[:, 1:] / self._count).reshape(B * k, C, H, W)                  # through the average
-        dZk = self._patches(dN)                                                   # (B*k, n1, n2, F)
-        dZ = dZk.reshape(B, k, n1, n2, -1).transpose(0, 2, 3, 1, 4)               # (B, n1, n2, k, F)
-        F = dZ.shape[-1]
+        dN = xp.zeros((B, k, C) + self._padded_size, dout.dtype)                 # (B, k, C, Hp, Wp)
+        self._crop(dN)[...] = dout[:, 1:] / self._count                          # through the average
+        F = C * self.patch_size ** 2
         dy_patches = xp.zeros((B, n1, n2, F), dout.dtype)
         de_patches, dt = None, xp.zeros((B, n1, n2), dout.dtype)
         for (q0, q1, u0, u1), (c0, c1, v0, v1), select, Q, X in tiles:
-            grads = select.backward(dZ[:, q0:q1, c0:c1].reshape(B, -1, k, F))
+            region, size = self._region(q0, q1, c0, c1)
+            dcols = unfold(dN[..., region[0], region[1]].reshape(B * k, C, *size),
+                           self.patch_size, self.stride)                          # (B*k, F, nq)
+            dZt = dcols.reshape(B, k, F, -1).transpose(0, 3, 1, 2)                # (B, nq, k, F)
+            grads = select.backward(dZt)
             dYu, dD = grads[0], grads[1]
             dy_patches[:, u0:u1, v0:v1] += dYu.reshape(B, u1 - u0, v1 - v0, F)
             if self._logT:
