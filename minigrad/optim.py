@@ -64,7 +64,10 @@ class Optimizer:
             raise ValueError(f"optimiser state has {len(groups)} parameter groups, this optimiser "
                              f"has {len(self.param_groups)}")
         for g, group in enumerate(self.param_groups):
-            group.update({k: tuple(v) if k == "betas" else v for k, v in groups[str(g)].items()})
+            # betas come back from a file as an array: make them Python floats again, since
+            # numpy's float64 ** t may differ from Python's in the last bit
+            group.update({k: tuple(float(b) for b in v) if k == "betas" else v
+                          for k, v in groups[str(g)].items()})
         self.state = {}
         for key, entries in state_dict["state"].items():
             p = params[int(key)]

@@ -1,0 +1,159 @@
+"""End to end: the three commands on tiny settings (a small DnCNN, small images)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from minigrad import load
+from train import denoise, denoise_image, evaluate
+from train.data import DEFAULT_DATA, list_images, load_grayscale
+from train.errors import CLIError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TINY = ["--model", "dncnn17", "--depth", "3", "--features", "8", "--crop", "24", "--batch-size", "4",
+        "--val-crop", "0", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """train/ val/ test/ folders of small crops of the embedded images."""
+    root = tmp_path_factory.mktemp("data")
+    for split, count, size in (("train", 3, 48), ("val", 1, 40), ("test", 2, 40)):
+        (root / split).mkdir()
+        for path in list_images(os.path.join(DEFAULT_DATA, split))[:count]:
+            image = load_grayscale(path)[100:100 + size, 100:100 + size]
+            Image.fromarray(np.round(image * 255).astype(np.uint8)).save(root / split / os.path.basename(path))
+    return root
+
+
+def run_cli(module, args):
+    """Run a command as a user would: a separate process; returns (status, stdout, stderr)."""
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "train", module)] + args,
+                          capture_output=True, text=True, timeout=300)
+    return done.returncode, done.stdout, done.stderr
+
+
+def params(path):
+    return load(path)["model"]
+
+
+def test_training_writes_checkpoints_metrics_and_pictures(data, tmp_path):
+    out = tmp_path / "run"
+    assert denoise.main(TINY + ["--steps", "6", "--val-every", "3", "--checkpoint-every", "2",
+                                "--data", str(data), "--out", str(out)]) == 0
+    for name in ("last.npz", "best.npz", "metrics.jsonl", "curves.png", "examples.png", "test.json"):
+        assert (out / name).exists(), name
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "loss" in r] == [1, 2, 3, 4, 5, 6]
+    assert [r["step"] for r in records if "val_psnr" in r] == [3, 6]
+    assert load(out / "last.npz")["step"] == 6
+    result = json.loads((out / "test.json").read_text())
+    assert set(result["images"]) == {os.path.basename(p) for p in list_images(data / "test")}
+    with pytest.raises(CLIError, match="already holds a run"):    # never overwrite a run
+        denoise.main(TINY + ["--steps", "6", "--data", str(data), "--out", str(out)])
+
+
+def test_resume_continues_exactly(data, tmp_path, monkeypatch):
+    common = TINY + ["--steps", "6", "--val-every", "3", "--checkpoint-every", "100", "--no-test",
+                     "--data", str(data)]
+    assert denoise.main(common + ["--out", str(tmp_path / "straight")]) == 0
+
+    real_step = denoise.Run.train_step
+
+    def interrupted_step(run):                   # Ctrl-C arrives during step 4
+        loss = real_step(run)
+        if run.step == 4:
+            os.kill(os.getpid(), signal.SIGINT)
+        return loss
+
+    monkeypatch.setattr(denoise.Run, "train_step", interrupted_step)
+    assert denoise.main(common + ["--out", str(tmp_path / "split")]) == 130
+    assert load(tmp_path / "split" / "last.npz")["step"] == 4      # saved on the way out
+    monkeypatch.setattr(denoise.Run, "train_step", real_step)
+    assert denoise.main(["--out", str(tmp_path / "split"), "--resume"]) == 0
+    straight, split = params(tmp_path / "straight" / "last.npz"), params(tmp_path / "split" / "last.npz")
+    for name in straight:
+        np.testing.assert_array_equal(straight[name], split[name], err_msg=name)
+    log = (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in log if "loss" in line] == [1, 2, 3, 4, 5, 6]
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(data, tmp_path, monkeypatch):
+    real_noise = denoise.add_noise
+    calls = []
+
+    def noise_turning_nan(clean, sigma, rng):
+        noisy = real_noise(clean, sigma, rng)
+        if clean.ndim == 4:                                          # a training batch
+            calls.append(1)
+            if len(calls) > 3:                                       # steps 1-3 fine, then NaN
+                return noisy * np.nan
+        return noisy
+
+    monkeypatch.setattr(denoise, "add_noise", noise_turning_nan)
+    out = tmp_path / "nan"
+    with pytest.raises(CLIError, match=r"the loss became nan at step 4; .*last.npz \(step 2\)"):
+        denoise.main(TINY + ["--steps", "6", "--checkpoint-every", "2", "--val-every", "100",
+                             "--no-test", "--data", str(data), "--out", str(out)])
+    assert load(out / "last.npz")["step"] == 2
+
+
+def test_evaluate_after_a_short_training_beats_the_noisy_input(data, tmp_path):
+    out = tmp_path / "short"
+    assert denoise.main(TINY + ["--steps", "60", "--lr", "3e-3", "--val-every", "100", "--no-test",
+                                "--data", str(data), "--out", str(out)]) == 0
+    report = tmp_path / "eval.json"
+    assert evaluate.main(["--checkpoint", str(out / "last.npz"), "--images", str(data / "test"),
+                          "--json", str(report), "--save-dir", str(tmp_path / "denoised")]) == 0
+    result = json.loads(report.read_text())
+    assert len(result["images"]) == 2
+    for name, r in result["images"].items():
+        assert r["psnr"] > r["noisy_psnr"] + 1, name           # really denoised
+        assert r["ssim"] > r["noisy_ssim"], name
+        assert (tmp_path / "denoised" / (os.path.splitext(name)[0] + "_denoised.png")).exists()
+    noisy = tmp_path / "noisy.png"
+    Image.open(list_images(data / "test")[0]).save(noisy)
+    assert denoise_image.main([str(out / "best.npz"), str(noisy), "-o", str(tmp_path / "clean.png")]) == 0
+    assert load_grayscale(tmp_path / "clean.png").shape == load_grayscale(noisy).shape
+
+
+@pytest.mark.parametrize("case", ["missing folder", "not an image", "too small", "other model",
+                                  "not a checkpoint", "no gpu"])
+def test_bad_inputs_exit_with_one_line(data, tmp_path, case):
+    if case == "missing folder":
+        status, _, err = run_cli("denoise.py", TINY + ["--data", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
+        expected = "does not exist"
+    elif case == "not an image":
+        bad = tmp_path / "bad"
+        (bad / "train").mkdir(parents=True)
+        (bad / "train" / "readme.png").write_text("hello")
+        status, _, err = run_cli("denoise.py", TINY + ["--data", str(bad), "--out", str(tmp_path / "o")])
+        expected = "readme.png is not an image Pillow can read"
+    elif case == "too small":
+        status, _, err = run_cli("denoise.py", TINY[:6] + ["--crop", "64", "--data", str(data),
+                                                           "--out", str(tmp_path / "o")])
+        expected = "smaller than the 64x64 crop"
+    elif case == "other model":
+        out = tmp_path / "run"
+        denoise.main(TINY + ["--steps", "1", "--no-test", "--data", str(data), "--out", str(out)])
+        status, _, err = run_cli("denoise.py", ["--model", "n3net", "--out", str(out), "--resume"])
+        expected = "--model n3net differs from the resumed run's dncnn17"
+    elif case == "not a checkpoint":
+        fake = tmp_path / "fake.npz"
+        np.savez(fake, weights=np.zeros(3))
+        status, _, err = run_cli("evaluate.py", ["--checkpoint", str(fake), "--images", str(data / "test")])
+        expected = "is not a checkpoint written by train/denoise.py"
+    else:
+        status, _, err = run_cli("denoise.py", TINY + ["--device", "gpu", "--data", str(data),
+                                                       "--out", str(tmp_path / "o")])
+        expected = "device 'gpu' was requested but"
+        if status == 0:
+            pytest.skip("a GPU is present")
+    assert status == 2
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    assert expected in err

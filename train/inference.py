@@ -1,0 +1,50 @@
+"""Using a trained denoiser: rebuild it from a checkpoint alone, denoise whole images."""
+import json
+
+import numpy as np
+
+from minigrad import load, no_grad, to_device, to_numpy
+from minigrad.serialization import CheckpointMismatchError
+from n3net import build_model
+
+from .errors import CLIError
+
+FORMAT = "n3net-minigrad training checkpoint, version 1"
+
+
+def load_checkpoint(path):
+    """The checkpoint's contents (nested dict); CLIError if it is missing or not one of ours."""
+    try:
+        ckpt = load(path)
+    except (FileNotFoundError, ValueError) as error:
+        raise CLIError(str(error)) from None
+    if ckpt.get("format") != FORMAT or "model" not in ckpt or "config" not in ckpt:
+        raise CLIError(f"{path} is not a checkpoint written by train/denoise.py")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt, path="checkpoint"):
+    """Rebuild the model from the configuration stored in the checkpoint and load its weights."""
+    config = json.loads(ckpt["config"])
+    try:
+        model = build_model(**config)
+        model.load_state_dict(ckpt["model"])
+    except (ValueError, TypeError, CheckpointMismatchError) as error:
+        raise CLIError(f"{path}: cannot rebuild its model ({error})") from None
+    return model
+
+
+def denoise(model, noisy, device="cpu"):
+    """Denoise one (H, W) image in [0, 1] with the model in evaluation mode.
+
+    An image smaller than the model's smallest input (N3Net's match window: 80 x 80 pixels) is
+    mirrored at its border up to that size, denoised, and cropped back.
+    """
+    H, W = noisy.shape
+    need = model.min_size() if hasattr(model, "min_size") else 1
+    pad_h, pad_w = max(0, need - H), max(0, need - W)
+    image = np.pad(noisy, ((0, pad_h), (0, pad_w)), mode="symmetric") if pad_h or pad_w else noisy
+    model.eval()
+    with no_grad():
+        out = model.forward(to_device(image[None, None].astype(np.float32), device))
+    return to_numpy(out)[0, 0, :H, :W]
