@@ -10,7 +10,6 @@ import math
 import numpy as np
 
 from minigrad import init
-from minigrad.backend import get_array_module
 from minigrad.grad_mode import grad_enabled
 from minigrad.module import Module, Parameter
 

@@ -10,6 +10,10 @@ Shape legend: B batch, C_in / C_out channels, H x W image.
 Zhang et al. write the denoiser as clean = noisy - noise(noisy); body here learns -noise, the
 same network with the last convolution's sign flipped, so that one residual rule serves both the
 plain DnCNN-17 (1 -> 1) and the blocks inside N3Net (1 -> 8, 64 -> 8, 64 -> 1).
+
+zero_init_residual=True starts the last convolution at zero, so that a residual DnCNN starts as
+the identity on its first channels (as torchvision's ResNets offer): training then does not
+spend its first steps undoing a random residual.  It changes the initial weights only.
 """
 from layers import BatchNorm2d, Conv2d, ReLU
 from layers._checks import as_batch
@@ -17,7 +21,8 @@ from minigrad.module import Module, Sequential
 
 
 class DnCNN(Module):
-    def __init__(self, in_channels=1, out_channels=1, depth=17, features=64, residual=True):
+    def __init__(self, in_channels=1, out_channels=1, depth=17, features=64, residual=True,
+                 zero_init_residual=False):
         if depth < 2:
             raise ValueError(f"DnCNN needs depth >= 2 (first and last convolution), got {depth}")
         self.in_channels, self.out_channels, self.residual = in_channels, out_channels, residual
@@ -25,6 +30,9 @@ class DnCNN(Module):
         for _ in range(depth - 2):
             layers += [Conv2d(features, features, 3, padding=1, bias=False), BatchNorm2d(features), ReLU()]
         layers.append(Conv2d(features, out_channels, 3, padding=1))
+        if zero_init_residual:
+            layers[-1].weight.data[...] = 0
+            layers[-1].bias.data[...] = 0
         self.body = Sequential(*layers)
 
     def extra_repr(self):

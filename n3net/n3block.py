@@ -13,7 +13,7 @@ patch, Hp x Wp the padded image.
         (columns likewise): the window is shifted inward at the border, never cut; the query
         itself is excluded, leaving w*w - 1 candidates
     D_lm = ||e_l - e_m||^2              squared distances             (queries, candidates)
-    Z^j_l = sum_m w^j_lm y_m            continuous KNN, Eqs. 8-11     (B, n1, n2, k, F)
+    Z^j_l = sum_m w^j_lm y_m            continuous KNN, Eqs. 8-11     (B, nq, k, F) per tile
     N^j  = fold(Z^j) / (number of patches covering each pixel), padding cropped  (B, C, H, W)
     out  = [Y, N^1 - Y, ..., N^k - Y]                                 (B, C (k+1), H, W)
 

@@ -12,6 +12,7 @@ train/evaluate.py and train/denoise_image.py rebuild the model from it alone.
 """
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -24,18 +25,18 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from layers import MSELoss                                            # noqa: E402
 from minigrad import init, save, to_device                            # noqa: E402
-from minigrad.backend import check_device                             # noqa: E402
-from minigrad.optim import Adam, ExponentialDecayLR                   # noqa: E402
+from minigrad.optim import Adam, ExponentialDecayLR, clip_grad_norm   # noqa: E402
 from n3net import MODELS, build_model                                 # noqa: E402
 from train.data import DEFAULT_DATA, CropSampler, add_noise, load_folder   # noqa: E402
 from train.errors import CLIError, run_cli                            # noqa: E402
-from train.inference import FORMAT, denoise, load_checkpoint, model_from_checkpoint  # noqa: E402
+from train.inference import (FORMAT, denoise, load_checkpoint, model_from_checkpoint,  # noqa: E402
+                             require_device)
 from train.evaluate import evaluate_folder                            # noqa: E402
 from train.metrics import psnr                                        # noqa: E402
 from train.plots import plot_curves, plot_examples                    # noqa: E402
 
-DEFAULTS = dict(model="n3net-light", depth=None, features=None, sigma=25.0, crop=80, batch_size=4, steps=300, minutes=None,
-                lr=1e-3, lr_end=1e-4, weight_decay=1e-4, seed=0, device="cpu", out="runs/denoise",
+DEFAULTS = dict(model="n3net-light", depth=None, features=None, sigma=25.0, crop=80, batch_size=4, steps=800,
+                minutes=None, lr=2e-3, lr_end=1e-4, weight_decay=1e-4, clip=1.0, seed=0, device="cpu", out="runs/denoise",
                 data=None, val_every=50, val_crop=256, checkpoint_every=25, test=True, threads=None)
 # options that a resumed run may change; all others come from the checkpoint
 RESUMABLE = {"minutes", "device", "val_every", "checkpoint_every", "test", "threads"}
@@ -44,7 +45,7 @@ RESUMABLE = {"minutes", "device", "val_every", "checkpoint_every", "test", "thre
 def parse_args(argv):
     p = argparse.ArgumentParser(
         description="Train a denoiser (N3Net, DnCNN, ...) on grayscale images with Gaussian noise.",
-        epilog="Defaults train n3net-light for 300 steps (about 10 minutes on 2 CPU cores).")
+        epilog="Defaults train n3net-light for 800 steps of 4 crops (about 10 minutes on 2 CPU cores).")
     p.add_argument("--model", choices=sorted(MODELS), help="network to train (default n3net-light)")
     p.add_argument("--depth", type=int, help="layers of each DnCNN (default: the model's own, 17 for "
                    "dncnn17, 6 per block for n3net)")
@@ -53,13 +54,15 @@ def parse_args(argv):
     p.add_argument("--crop", type=int, help="side of the square training crops in pixels (default 80; "
                    "N3 blocks need at least 80)")
     p.add_argument("--batch-size", type=int, help="crops per step (default 4)")
-    p.add_argument("--steps", type=int, help="training steps; the learning rate decays over them (default 300)")
+    p.add_argument("--steps", type=int, help="training steps; the learning rate decays over them (default 800)")
     p.add_argument("--minutes", type=float, help="stop after this much training time even if steps remain")
-    p.add_argument("--lr", type=float, help="initial learning rate of Adam (default 1e-3)")
+    p.add_argument("--lr", type=float, help="initial learning rate of Adam (default 2e-3)")
     p.add_argument("--lr-end", type=float, help="learning rate at the last step; it decays exponentially "
                    "from --lr (default 1e-4)")
     p.add_argument("--weight-decay", type=float, help="L2 weight decay on convolution weights and "
                    "batch-norm scales, not on biases (default 1e-4)")
+    p.add_argument("--clip", type=float, help="clip the gradients' global L2 norm to this value, 0 for "
+                   "no clipping (default 1.0: it stops the rare loss spikes of small batches)")
     p.add_argument("--seed", type=int, help="seed for the initial weights, the crops and the noise (default 0)")
     p.add_argument("--device", choices=["cpu", "gpu"], help="cpu (NumPy) or gpu (CuPy) (default cpu)")
     p.add_argument("--threads", type=int, help="CPU threads for the matrix products (default: all cores)")
@@ -77,6 +80,19 @@ def parse_args(argv):
     args = p.parse_args(argv)
     given = {k: v for k, v in vars(args).items() if v is not None and k != "resume"}
     return given, args.resume
+
+
+def check_values(opts):
+    """Refuse option values that cannot work, naming the option."""
+    positive = ["crop", "batch_size", "steps", "val_every", "checkpoint_every", "lr", "lr_end"]
+    optional = [k for k in ("depth", "features", "threads", "minutes") if opts[k] is not None]
+    for key in positive + optional:
+        if not opts[key] > 0:
+            raise CLIError(f"--{key.replace('_', '-')} must be positive, got {opts[key]}")
+    for key in ("sigma", "weight_decay", "val_crop", "clip"):
+        if opts[key] < 0:
+            raise CLIError(f"--{key.replace('_', '-')} must not be negative, got {opts[key]}")
+    return opts
 
 
 def data_folders(data):
@@ -99,7 +115,7 @@ def settings(given, resume):
         if os.path.exists(last):
             raise CLIError(f"{out} already holds a run (last.npz): continue it with --resume, or choose "
                            f"another --out")
-        return {**DEFAULTS, **given}, None
+        return check_values({**DEFAULTS, **given}), None
     if not os.path.exists(last):
         raise CLIError(f"nothing to resume: {last} does not exist")
     ckpt = load_checkpoint(last)
@@ -108,7 +124,7 @@ def settings(given, resume):
         if key not in RESUMABLE and key != "out" and saved.get(key) != value:
             raise CLIError(f"--{key.replace('_', '-')} {value} differs from the resumed run's "
                            f"{saved.get(key)}; drop the option or start a new run with another --out")
-    return {**saved, **{k: v for k, v in given.items() if k in RESUMABLE}, "out": out}, ckpt
+    return check_values({**saved, **{k: v for k, v in given.items() if k in RESUMABLE}, "out": out}), ckpt
 
 
 def weight_decay_groups(model, weight_decay):
@@ -125,14 +141,11 @@ class Run:
         self.opts = opts
         self.out = opts["out"]
         self.device = opts["device"]
-        try:
-            check_device(self.device)
-        except RuntimeError as error:
-            raise CLIError(str(error)) from None
+        require_device(self.device)
         if ckpt is None:
             init.manual_seed(opts["seed"])
             sizes = {k: opts[k] for k in ("depth", "features") if opts[k] is not None}
-            self.model = build_model(opts["model"], **sizes)
+            self.model = build_model(opts["model"], zero_init_residual=True, **sizes)
         else:
             self.model = model_from_checkpoint(ckpt)
         need = self.model.min_size() if hasattr(self.model, "min_size") else 1
@@ -147,12 +160,13 @@ class Run:
         self.optimizer = Adam(weight_decay_groups(self.model, opts["weight_decay"]), lr=opts["lr"])
         self.schedule = ExponentialDecayLR(self.optimizer, opts["lr_end"], opts["steps"])
         self.rng = np.random.default_rng(opts["seed"])
-        self.step, self.best = 0, -np.inf
+        self.step, self.best, self.best_step = 0, -np.inf, 0
         if ckpt is not None:
             self.optimizer.load_state_dict(ckpt["optimizer"])
             self.schedule.load_state_dict(ckpt["scheduler"])
             self.rng.bit_generator.state = json.loads(ckpt["rng"])
             self.step, self.best = int(ckpt["step"]), float(ckpt["best_val_psnr"])
+            self.best_step = int(ckpt["best_val_step"])
         self.loss_fn = MSELoss()
         self.stop_requested = False
         self.last_saved = self.step
@@ -191,7 +205,8 @@ class Run:
         save({"format": FORMAT, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
               "scheduler": self.schedule.state_dict(), "step": self.step,
               "rng": json.dumps(self.rng.bit_generator.state), "config": json.dumps(self.model.config),
-              "train_args": json.dumps(self.opts), "best_val_psnr": float(self.best)},
+              "train_args": json.dumps(self.opts), "best_val_psnr": float(self.best),
+              "best_val_step": self.best_step},
              os.path.join(self.out, name))
 
     def train_step(self):
@@ -207,6 +222,7 @@ class Run:
                            f"start a new run with a lower --lr")
         self.model.zero_grad()
         self.model.backward(self.loss_fn.backward())
+        self.grad_norm = clip_grad_norm(self.model.parameters(), self.opts["clip"] or math.inf)
         self.optimizer.step()
         self.schedule.step()
         self.step += 1
@@ -217,7 +233,7 @@ class Run:
                                for _, clean, noisy in self.val_images]))
         self._append({"step": self.step, "val_psnr": value})
         if value > self.best:
-            self.best = value
+            self.best, self.best_step = value, self.step
             self.checkpoint("best.npz")
         return value
 
@@ -234,7 +250,7 @@ class Run:
                 break
             lr = self.optimizer.param_groups[0]["lr"]
             loss = self.train_step()
-            self._append({"step": self.step, "loss": loss, "lr": lr})
+            self._append({"step": self.step, "loss": loss, "lr": lr, "grad_norm": self.grad_norm})
             if self.step % self.opts["val_every"] == 0 or self.step == self.opts["steps"]:
                 val_psnr = self.validate()
             if self.step % self.opts["checkpoint_every"] == 0:
@@ -248,9 +264,13 @@ class Run:
         self.last_saved = self.step
 
     def finish(self):
-        """Curves, example pictures and the test evaluation; returns the paths written."""
+        """Curves, and with the best model by validation PSNR, example pictures and the test
+        evaluation; returns the paths written."""
         paths = [os.path.join(self.out, "curves.png")]
         plot_curves(self.records, paths[0])
+        best = os.path.join(self.out, "best.npz")
+        if os.path.exists(best):
+            self.model.load_state_dict(load_checkpoint(best)["model"])
         examples = [(name, noisy, denoise(self.model, noisy, self.device), clean)
                     for name, clean, noisy in self.val_images]
         paths.append(os.path.join(self.out, "examples.png"))
@@ -259,8 +279,9 @@ class Run:
             results = evaluate_folder(self.model, self.test_dir, self.opts["sigma"], self.device)
             paths.append(os.path.join(self.out, "test.json"))
             with open(paths[-1], "w") as f:
-                json.dump({"step": self.step, **results}, f, indent=1)
-            print(f"test images ({self.test_dir}), sigma {self.opts['sigma']:g}: noisy "
+                json.dump({"checkpoint": best, "step": self.best_step, **results}, f, indent=1)
+            print(f"test images ({self.test_dir}), sigma {self.opts['sigma']:g}, best model (step "
+                  f"{self.best_step}): noisy "
                   f"{results['mean_noisy_psnr']:.2f} dB -> denoised {results['mean_psnr']:.2f} dB, "
                   f"SSIM {results['mean_ssim']:.3f}")
         return paths

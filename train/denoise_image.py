@@ -11,10 +11,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from minigrad.backend import check_device                             # noqa: E402
 from train.data import load_grayscale, save_grayscale                 # noqa: E402
-from train.errors import CLIError, run_cli                            # noqa: E402
-from train.inference import denoise, load_checkpoint, model_from_checkpoint     # noqa: E402
+from train.errors import run_cli                                      # noqa: E402
+from train.inference import denoise, load_model                       # noqa: E402
 
 
 def main(argv=None):
@@ -24,11 +23,7 @@ def main(argv=None):
     p.add_argument("-o", "--output", required=True, help="where to write the denoised image (PNG)")
     p.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     args = p.parse_args(argv)
-    try:
-        check_device(args.device)
-    except RuntimeError as error:
-        raise CLIError(str(error)) from None
-    model = model_from_checkpoint(load_checkpoint(args.checkpoint), args.checkpoint).to(args.device)
+    model = load_model(args.checkpoint, args.device)
     noisy = load_grayscale(args.image)
     save_grayscale(args.output, denoise(model, noisy, args.device))
     print(f"wrote {args.output}")

@@ -14,3 +14,6 @@ def run_cli(main, argv=None):
     except CLIError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        sys.exit(130)

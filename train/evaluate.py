@@ -15,10 +15,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from minigrad.backend import check_device                             # noqa: E402
 from train.data import add_noise, list_images, load_grayscale, save_grayscale   # noqa: E402
 from train.errors import CLIError, run_cli                            # noqa: E402
-from train.inference import denoise, load_checkpoint, model_from_checkpoint     # noqa: E402
+from train.inference import denoise, load_model                       # noqa: E402
 from train.metrics import psnr, ssim                                  # noqa: E402
 
 
@@ -67,11 +66,7 @@ def main(argv=None):
     p.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     p.add_argument("--bm3d", action="store_true", help="compare with BM3D (needs the bm3d package)")
     args = p.parse_args(argv)
-    try:
-        check_device(args.device)
-    except RuntimeError as error:
-        raise CLIError(str(error)) from None
-    model = model_from_checkpoint(load_checkpoint(args.checkpoint), args.checkpoint).to(args.device)
+    model = load_model(args.checkpoint, args.device)
     results = evaluate_folder(model, args.images, args.sigma, args.device, args.seed, args.save_dir,
                               bm3d_function() if args.bm3d else None)
     results["checkpoint"] = args.checkpoint

@@ -4,6 +4,7 @@ import json
 import numpy as np
 
 from minigrad import load, no_grad, to_device, to_numpy
+from minigrad.backend import check_device
 from minigrad.serialization import CheckpointMismatchError
 from n3net import build_model
 
@@ -32,6 +33,20 @@ def model_from_checkpoint(ckpt, path="checkpoint"):
     except (ValueError, TypeError, CheckpointMismatchError) as error:
         raise CLIError(f"{path}: cannot rebuild its model ({error})") from None
     return model
+
+
+def require_device(device):
+    """check_device, with the reason as a CLIError (no GPU, no CuPy)."""
+    try:
+        return check_device(device)
+    except RuntimeError as error:
+        raise CLIError(str(error)) from None
+
+
+def load_model(path, device="cpu"):
+    """The trained model of a checkpoint file, on the given device."""
+    require_device(device)
+    return model_from_checkpoint(load_checkpoint(path), path).to(device)
 
 
 def denoise(model, noisy, device="cpu"):

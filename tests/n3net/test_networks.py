@@ -51,3 +51,10 @@ def test_n3net_maps_an_image_to_an_image(rng):
     assert y.shape == x.shape and y.dtype == np.float32 and np.isfinite(y).all()
     with pytest.raises(ValueError, match="at least 80x80"):
         net.forward(np.zeros((1, 1, 60, 100), np.float32))
+
+
+@pytest.mark.parametrize("name", ["n3net", "dncnn17"])
+def test_zero_init_residual_starts_as_the_identity(rng, name):
+    model = build_model(name, zero_init_residual=True, depth=3, features=4).double()
+    x = rng.random((1, 1, 80, 80))
+    np.testing.assert_allclose(model.forward(x), x, rtol=1e-12, atol=1e-12)

@@ -122,7 +122,7 @@ def test_evaluate_after_a_short_training_beats_the_noisy_input(data, tmp_path):
     assert load_grayscale(tmp_path / "clean.png").shape == load_grayscale(noisy).shape
 
 
-@pytest.mark.parametrize("case", ["missing folder", "not an image", "too small", "other model",
+@pytest.mark.parametrize("case", ["missing folder", "not an image", "too small", "other model", "bad value",
                                   "not a checkpoint", "no gpu"])
 def test_bad_inputs_exit_with_one_line(data, tmp_path, case):
     if case == "missing folder":
@@ -143,6 +143,9 @@ def test_bad_inputs_exit_with_one_line(data, tmp_path, case):
         denoise.main(TINY + ["--steps", "1", "--no-test", "--data", str(data), "--out", str(out)])
         status, _, err = run_cli("denoise.py", ["--model", "n3net", "--out", str(out), "--resume"])
         expected = "--model n3net differs from the resumed run's dncnn17"
+    elif case == "bad value":
+        status, _, err = run_cli("denoise.py", TINY + ["--val-every", "0", "--out", str(tmp_path / "o")])
+        expected = "--val-every must be positive, got 0"
     elif case == "not a checkpoint":
         fake = tmp_path / "fake.npz"
         np.savez(fake, weights=np.zeros(3))
