@@ -11,7 +11,7 @@ from minigrad.backend import get_array_module
 from minigrad.grad_mode import grad_enabled
 from minigrad.module import Module
 
-from ._checks import check_float, check_same_shape
+from .checks import check_float, check_same_shape
 
 
 class ReLU(Module):

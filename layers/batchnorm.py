@@ -16,7 +16,7 @@ from minigrad.backend import get_array_module
 from minigrad.grad_mode import grad_enabled
 from minigrad.module import Module, Parameter
 
-from ._checks import as_batch, check_same_shape
+from .checks import as_batch, check_same_shape
 
 AXES = (0, 2, 3)   # the axes every per-channel statistic reduces over
 

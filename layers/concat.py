@@ -6,7 +6,7 @@
 from minigrad.backend import get_array_module
 from minigrad.module import Module
 
-from ._checks import check_float, check_same_shape
+from .checks import check_float, check_same_shape
 
 
 class Concat(Module):

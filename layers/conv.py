@@ -34,7 +34,7 @@ from minigrad.fold import _pair, conv_output_size, fold, unfold
 from minigrad.module import Module, Parameter
 from minigrad.workspace import scratch, zeros
 
-from ._checks import as_batch, check_same_shape
+from .checks import as_batch, check_same_shape
 
 CHUNK_ELEMENTS = 1 << 21   # im2col block size (8 MB in float32): small enough to stay in cache
 

@@ -9,7 +9,7 @@ import numpy as np
 from minigrad.backend import get_array_module
 from minigrad.module import Module
 
-from ._checks import check_float, check_same_shape
+from .checks import check_float, check_same_shape
 
 
 class Dropout(Module):

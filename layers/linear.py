@@ -13,7 +13,7 @@ from minigrad import init
 from minigrad.grad_mode import grad_enabled
 from minigrad.module import Module, Parameter
 
-from ._checks import check_float, check_same_shape
+from .checks import check_float, check_same_shape
 
 
 class Linear(Module):

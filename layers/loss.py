@@ -9,7 +9,7 @@
 from minigrad.backend import get_array_module
 from minigrad.module import Module
 
-from ._checks import check_float
+from .checks import check_float
 
 
 class _Loss(Module):

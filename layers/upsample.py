@@ -8,7 +8,7 @@ Shape legend: N batch, C channels, H x W input, s scale factor.
 from minigrad.backend import get_array_module
 from minigrad.module import Module
 
-from ._checks import as_batch, check_same_shape
+from .checks import as_batch, check_same_shape
 from .conv import Conv2d
 
 

@@ -16,7 +16,7 @@ the identity on its first channels (as torchvision's ResNets offer): training th
 spend its first steps undoing a random residual.  It changes the initial weights only.
 """
 from layers import BatchNorm2d, Conv2d, ReLU
-from layers._checks import as_batch
+from layers.checks import as_batch
 from minigrad.module import Module, Sequential
 
 

@@ -26,7 +26,7 @@ Images smaller than one window (80 x 80 pixels with the defaults, after padding)
 import numpy as np
 
 from layers import BatchNorm2d, Conv2d, ReLU
-from layers._checks import as_batch, check_same_shape
+from layers.checks import as_batch, check_same_shape
 from minigrad.backend import get_array_module
 from minigrad.fold import fold, unfold
 from minigrad.grad_mode import grad_enabled

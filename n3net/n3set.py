@@ -11,7 +11,7 @@ k neighbours.  As the paper uses it for correspondence classification, the embed
     out  = [X, Z^1 - X, ..., Z^k - X]     concatenated along the features                     (B, M, F (k+1))
 """
 from layers import Linear, ReLU
-from layers._checks import check_float, check_same_shape
+from layers.checks import check_float, check_same_shape
 from minigrad.backend import get_array_module
 from minigrad.module import Module, Sequential
 

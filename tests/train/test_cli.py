@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from minigrad import load
-from train import denoise, denoise_image, evaluate
+from train import denoise, denoise_image, evaluate, run
 from train.data import DEFAULT_DATA, list_images, load_grayscale
 from train.errors import CLIError
 
@@ -63,7 +63,7 @@ def test_resume_continues_exactly(data, tmp_path, monkeypatch):
                      "--data", str(data)]
     assert denoise.main(common + ["--out", str(tmp_path / "straight")]) == 0
 
-    real_step = denoise.Run.train_step
+    real_step = run.Run.train_step
 
     def interrupted_step(run):                   # Ctrl-C arrives during step 4
         loss = real_step(run)
@@ -71,10 +71,10 @@ def test_resume_continues_exactly(data, tmp_path, monkeypatch):
             os.kill(os.getpid(), signal.SIGINT)
         return loss
 
-    monkeypatch.setattr(denoise.Run, "train_step", interrupted_step)
+    monkeypatch.setattr(run.Run, "train_step", interrupted_step)
     assert denoise.main(common + ["--out", str(tmp_path / "split")]) == 130
     assert load(tmp_path / "split" / "last.npz")["step"] == 4      # saved on the way out
-    monkeypatch.setattr(denoise.Run, "train_step", real_step)
+    monkeypatch.setattr(run.Run, "train_step", real_step)
     assert denoise.main(["--out", str(tmp_path / "split"), "--resume"]) == 0
     straight, split = params(tmp_path / "straight" / "last.npz"), params(tmp_path / "split" / "last.npz")
     for name in straight:
@@ -84,7 +84,7 @@ def test_resume_continues_exactly(data, tmp_path, monkeypatch):
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(data, tmp_path, monkeypatch):
-    real_noise = denoise.add_noise
+    real_noise = run.add_noise
     calls = []
 
     def noise_turning_nan(clean, sigma, rng):
@@ -95,7 +95,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(data, tmp_path, monke
                 return noisy * np.nan
         return noisy
 
-    monkeypatch.setattr(denoise, "add_noise", noise_turning_nan)
+    monkeypatch.setattr(run, "add_noise", noise_turning_nan)
     out = tmp_path / "nan"
     with pytest.raises(CLIError, match=r"the loss became nan at step 4; .*last.npz \(step 2\)"):
         denoise.main(TINY + ["--steps", "6", "--checkpoint-every", "2", "--val-every", "100",

@@ -1,0 +1,193 @@
+"""One training run: model, optimiser, schedule, random state, data and output folder, with the
+training loop, validation, checkpoints and the pictures at the end (train/denoise.py is its CLI)."""
+import json
+import math
+import os
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+from layers import MSELoss
+from minigrad import init, save, to_device
+from minigrad.optim import Adam, ExponentialDecayLR, clip_grad_norm
+from n3net import build_model
+
+from .data import DEFAULT_DATA, CropSampler, add_noise, load_folder
+from .errors import CLIError
+from .evaluate import evaluate_folder
+from .inference import FORMAT, denoise, load_checkpoint, model_from_checkpoint, require_device
+from .metrics import psnr
+from .plots import plot_curves, plot_examples
+
+
+def data_folders(data):
+    """(train, val, test) folders for --data (see --help)."""
+    if data is None:
+        data = DEFAULT_DATA
+    if not os.path.isdir(data):
+        raise CLIError(f"data folder {data} does not exist")
+    if os.path.isdir(os.path.join(data, "train")):
+        split = [os.path.join(data, name) for name in ("train", "val", "test")]
+        return tuple(f if os.path.isdir(f) else os.path.join(DEFAULT_DATA, os.path.basename(f)) for f in split)
+    return data, os.path.join(DEFAULT_DATA, "val"), os.path.join(DEFAULT_DATA, "test")
+
+
+def weight_decay_groups(model, weight_decay):
+    """Decay on convolution/linear weights and batch-norm scales ("weight"), none on biases."""
+    decay = [p for name, p in model.named_parameters() if name.endswith("weight")]
+    rest = [p for name, p in model.named_parameters() if not name.endswith("weight")]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
+
+
+class Run:
+    """One training run: model, optimiser, schedule, random state, data, and its output folder."""
+
+    def __init__(self, opts, ckpt):
+        self.opts = opts
+        self.out = opts["out"]
+        self.device = opts["device"]
+        require_device(self.device)
+        if ckpt is None:
+            init.manual_seed(opts["seed"])
+            sizes = {k: opts[k] for k in ("depth", "features") if opts[k] is not None}
+            self.model = build_model(opts["model"], zero_init_residual=True, **sizes)
+        else:
+            self.model = model_from_checkpoint(ckpt)
+        need = self.model.min_size() if hasattr(self.model, "min_size") else 1
+        if opts["crop"] < need:
+            raise CLIError(f"--crop {opts['crop']} is too small for {opts['model']}: its N3/KNN blocks "
+                           f"need crops of at least {need} pixels")
+        train_dir, val_dir, test_dir = data_folders(opts["data"])
+        self.sampler = CropSampler(load_folder(train_dir, min_size=opts["crop"]).values(), opts["crop"])
+        self.val_images = self._val_set(load_folder(val_dir), opts["val_crop"], opts["sigma"])
+        self.test_dir = test_dir
+        self.model.to(self.device)
+        self.optimizer = Adam(weight_decay_groups(self.model, opts["weight_decay"]), lr=opts["lr"])
+        self.schedule = ExponentialDecayLR(self.optimizer, opts["lr_end"], opts["steps"])
+        self.rng = np.random.default_rng(opts["seed"])
+        self.step, self.best, self.best_step = 0, -np.inf, 0
+        if ckpt is not None:
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            self.schedule.load_state_dict(ckpt["scheduler"])
+            self.rng.bit_generator.state = json.loads(ckpt["rng"])
+            self.step, self.best = int(ckpt["step"]), float(ckpt["best_val_psnr"])
+            self.best_step = int(ckpt["best_val_step"])
+        self.loss_fn = MSELoss()
+        self.stop_requested = False
+        self.last_saved = self.step
+        os.makedirs(self.out, exist_ok=True)
+        self.log = os.path.join(self.out, "metrics.jsonl")
+        self.records = self._read_log()
+
+    @staticmethod
+    def _val_set(images, crop, sigma):
+        """(name, clean, noisy): central crops (for speed) of the validation images, fixed noise."""
+        rng, val = np.random.default_rng(0), []
+        for name, image in images.items():
+            if crop:
+                i, j = max(0, (image.shape[0] - crop) // 2), max(0, (image.shape[1] - crop) // 2)
+                image = image[i:i + crop, j:j + crop]
+            val.append((name, image, add_noise(image, sigma, rng)))
+        return val
+
+    def _read_log(self):
+        """Records of earlier steps (a resumed run drops those after its checkpoint)."""
+        if not os.path.exists(self.log):
+            return []
+        with open(self.log) as f:
+            records = [json.loads(line) for line in f if line.strip()]
+        records = [r for r in records if r["step"] <= self.step]
+        with open(self.log, "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in records)
+        return records
+
+    def _append(self, record):
+        self.records.append(record)
+        with open(self.log, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def checkpoint(self, name):
+        save({"format": FORMAT, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+              "scheduler": self.schedule.state_dict(), "step": self.step,
+              "rng": json.dumps(self.rng.bit_generator.state), "config": json.dumps(self.model.config),
+              "train_args": json.dumps(self.opts), "best_val_psnr": float(self.best),
+              "best_val_step": self.best_step},
+             os.path.join(self.out, name))
+
+    def train_step(self):
+        sigma = self.opts["sigma"]
+        clean = self.sampler.sample(self.opts["batch_size"], self.rng)
+        noisy = add_noise(clean, sigma, self.rng)
+        self.model.train()
+        estimate = self.model.forward(to_device(noisy, self.device))
+        loss = float(self.loss_fn.forward(estimate, to_device(clean, self.device)))
+        if not np.isfinite(loss):
+            raise CLIError(f"the loss became {loss} at step {self.step + 1}; the last good state is in "
+                           f"{os.path.join(self.out, 'last.npz')} (step {self.last_saved}); "
+                           f"start a new run with a lower --lr")
+        self.model.zero_grad()
+        self.model.backward(self.loss_fn.backward())
+        self.grad_norm = clip_grad_norm(self.model.parameters(), self.opts["clip"] or math.inf)
+        self.optimizer.step()
+        self.schedule.step()
+        self.step += 1
+        return loss
+
+    def validate(self):
+        value = float(np.mean([psnr(clean, denoise(self.model, noisy, self.device))
+                               for _, clean, noisy in self.val_images]))
+        self._append({"step": self.step, "val_psnr": value})
+        if value > self.best:
+            self.best, self.best_step = value, self.step
+            self.checkpoint("best.npz")
+        return value
+
+    def train(self):
+        if self.step == 0:
+            self.checkpoint("last.npz")
+        start, budget = time.monotonic(), self.opts["minutes"]
+        bar = tqdm(total=self.opts["steps"], initial=self.step, desc=self.opts["model"], unit="step",
+                   dynamic_ncols=True)
+        val_psnr = None
+        while self.step < self.opts["steps"] and not self.stop_requested:
+            if budget is not None and time.monotonic() - start > 60 * budget:
+                bar.write(f"time budget of {budget} minutes reached at step {self.step}")
+                break
+            lr = self.optimizer.param_groups[0]["lr"]
+            loss = self.train_step()
+            self._append({"step": self.step, "loss": loss, "lr": lr, "grad_norm": self.grad_norm})
+            if self.step % self.opts["val_every"] == 0 or self.step == self.opts["steps"]:
+                val_psnr = self.validate()
+            if self.step % self.opts["checkpoint_every"] == 0:
+                self.checkpoint("last.npz")
+                self.last_saved = self.step
+            bar.set_postfix(loss=f"{loss:.2e}", lr=f"{lr:.1e}",
+                            val=f"{val_psnr:.2f}dB" if val_psnr is not None else "-")
+            bar.update(1)
+        bar.close()
+        self.checkpoint("last.npz")
+        self.last_saved = self.step
+
+    def finish(self):
+        """Curves, and with the best model by validation PSNR, example pictures and the test
+        evaluation; returns the paths written."""
+        paths = [os.path.join(self.out, "curves.png")]
+        plot_curves(self.records, paths[0])
+        best = os.path.join(self.out, "best.npz")
+        if os.path.exists(best):
+            self.model.load_state_dict(load_checkpoint(best)["model"])
+        examples = [(name, noisy, denoise(self.model, noisy, self.device), clean)
+                    for name, clean, noisy in self.val_images]
+        paths.append(os.path.join(self.out, "examples.png"))
+        plot_examples(examples, paths[1])
+        if self.opts["test"]:
+            results = evaluate_folder(self.model, self.test_dir, self.opts["sigma"], self.device)
+            paths.append(os.path.join(self.out, "test.json"))
+            with open(paths[-1], "w") as f:
+                json.dump({"checkpoint": best, "step": self.best_step, **results}, f, indent=1)
+            print(f"test images ({self.test_dir}), sigma {self.opts['sigma']:g}, best model (step "
+                  f"{self.best_step}): noisy "
+                  f"{results['mean_noisy_psnr']:.2f} dB -> denoised {results['mean_psnr']:.2f} dB, "
+                  f"SSIM {results['mean_ssim']:.3f}")
+        return paths
