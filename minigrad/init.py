@@ -18,10 +18,6 @@ def manual_seed(seed):
     _default_rng = np.random.default_rng(seed)
 
 
-def default_rng():
-    return _default_rng
-
-
 def _fans(shape):
     if len(shape) < 2:
         raise ValueError(f"fan in/out need a weight with at least 2 dimensions, got shape {shape}")

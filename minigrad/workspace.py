@@ -35,7 +35,3 @@ def zeros(name, shape, dtype, xp):
         buf = _buffers[key] = xp.zeros(shape, dtype)
     return buf
 
-
-def clear():
-    """Release every scratch buffer (e.g. before moving work to another device)."""
-    _buffers.clear()

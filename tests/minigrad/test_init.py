@@ -20,6 +20,8 @@ def test_xavier_and_kaiming_statistics():
     w = init.xavier_uniform(shape, rng=rng)
     assert np.abs(w).max() <= np.sqrt(6 / (1152 + 2304))
     assert w.std() == pytest.approx(np.sqrt(2 / (1152 + 2304)), rel=0.01)
+    w = init.xavier_normal(shape, gain=2.0, rng=rng)
+    assert w.std() == pytest.approx(2 * np.sqrt(2 / (1152 + 2304)), rel=0.01)
     w = init.kaiming_normal(shape, nonlinearity="relu", rng=rng)
     assert w.std() == pytest.approx(np.sqrt(2 / 1152), rel=0.01)
     w = init.kaiming_uniform(shape, nonlinearity="relu", rng=rng)
