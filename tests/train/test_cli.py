@@ -160,3 +160,16 @@ def test_bad_inputs_exit_with_one_line(data, tmp_path, case):
     assert status == 2
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
     assert expected in err
+
+
+def test_evaluate_compares_with_bm3d_when_installed(data, tmp_path, capsys):
+    pytest.importorskip("bm3d")
+    out = tmp_path / "run"
+    denoise.main(TINY + ["--steps", "1", "--no-test", "--data", str(data), "--out", str(out)])
+    capsys.readouterr()
+    report = tmp_path / "bm3d.json"
+    assert evaluate.main(["--checkpoint", str(out / "last.npz"), "--images", str(data / "test"), "--bm3d",
+                          "--json", str(report)]) == 0
+    assert "BM3D PSNR / SSIM" in capsys.readouterr().out
+    for r in json.loads(report.read_text())["images"].values():
+        assert r["bm3d_psnr"] > r["noisy_psnr"] + 3                # BM3D really denoises
