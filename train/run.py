@@ -151,9 +151,6 @@ class Run:
                    dynamic_ncols=True)
         val_psnr = None
         while self.step < self.opts["steps"] and not self.stop_requested:
-            if budget is not None and time.monotonic() - start > 60 * budget:
-                bar.write(f"time budget of {budget} minutes reached at step {self.step}")
-                break
             lr = self.optimizer.param_groups[0]["lr"]
             loss = self.train_step()
             self._append({"step": self.step, "loss": loss, "lr": lr, "grad_norm": self.grad_norm})
@@ -165,6 +162,11 @@ class Run:
             bar.set_postfix(loss=f"{loss:.2e}", lr=f"{lr:.1e}",
                             val=f"{val_psnr:.2f}dB" if val_psnr is not None else "-")
             bar.update(1)
+            if budget is not None and time.monotonic() - start > 60 * budget:
+                bar.write(f"time budget of {budget:g} minutes used up at step {self.step}")
+                if self.step % self.opts["val_every"]:
+                    self.validate()                  # so that best.npz has seen the last state
+                break
         bar.close()
         self.checkpoint("last.npz")
         self.last_saved = self.step

@@ -173,3 +173,12 @@ def test_evaluate_compares_with_bm3d_when_installed(data, tmp_path, capsys):
     assert "BM3D PSNR / SSIM" in capsys.readouterr().out
     for r in json.loads(report.read_text())["images"].values():
         assert r["bm3d_psnr"] > r["noisy_psnr"] + 3                # BM3D really denoises
+
+
+def test_time_budget_stops_early_and_still_finishes(data, tmp_path):
+    out = tmp_path / "budget"
+    assert denoise.main(TINY + ["--steps", "500", "--minutes", "1e-6", "--no-test", "--data", str(data),
+                                "--out", str(out)]) == 0
+    assert 1 <= load(out / "last.npz")["step"] < 500
+    assert (out / "curves.png").exists() and (out / "examples.png").exists()
+    assert load(out / "best.npz")["step"] == load(out / "last.npz")["step"]    # validated at the stop
