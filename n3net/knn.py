@@ -124,6 +124,23 @@ def knn_weights_backward(dW, W, alphas, D, t, variant="paper"):
     return -gamma / t1, dt
 
 
+def squared_distances(Q, X):
+    """D[b, n, m] = ||Q[b, n] - X[b, m]||^2 as |q|^2 + |x|^2 - 2 <q, x>: Q (B, N, F), X (B, M, F)."""
+    xp = get_array_module(Q)
+    return ((Q * Q).sum(-1)[:, :, None] + (X * X).sum(-1)[:, None, :]
+            - 2 * xp.matmul(Q, X.transpose(0, 2, 1)))                 # (B, N, M)
+
+
+def squared_distances_backward(dD, Q, X):
+    """(dQ, dX) from dL/dD: dQ = 2 (rowsum(dD) Q - dD X), dX = 2 (colsum(dD) X - dD^T Q).
+
+    Entries with dD = 0 (infinite distances) contribute nothing."""
+    xp = get_array_module(dD)
+    dQ = 2 * (dD.sum(-1)[:, :, None] * Q - xp.matmul(dD, X))            # (B, N, F)
+    dX = 2 * (dD.sum(-2)[:, :, None] * X - xp.matmul(dD.transpose(0, 2, 1), Q))   # (B, M, F)
+    return dQ, dX
+
+
 class NeuralNearestNeighbors(Module):
     """The continuous KNN as a module: forward(x, D, t) -> Z (B, N, k, F); backward -> (dx, dD, dt).
 

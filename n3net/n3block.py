@@ -32,7 +32,7 @@ from minigrad.fold import fold, unfold
 from minigrad.grad_mode import grad_enabled
 from minigrad.module import Module, Sequential
 
-from .knn import HardKNN, NeuralNearestNeighbors
+from .knn import HardKNN, NeuralNearestNeighbors, squared_distances, squared_distances_backward
 
 
 def embedding_cnn(in_channels, out_channels, features=64):
@@ -157,9 +157,7 @@ class PatchNeighbours(Module):
                 Q = e_patches[:, q0:q1, c0:c1].reshape(B, -1, e_patches.shape[-1])   # (B, nq, F_e)
                 X = e_patches[:, u0:u1, v0:v1].reshape(B, -1, e_patches.shape[-1])   # (B, nu, F_e)
                 mask = xp.asarray(candidate_mask(rows, cols, n1, n2, w))             # (nq, nu)
-                D = ((Q * Q).sum(-1)[:, :, None] + (X * X).sum(-1)[:, None, :]
-                     - 2 * xp.matmul(Q, X.transpose(0, 2, 1)))                      # (B, nq, nu)
-                D = xp.where(mask, D, xp.inf)
+                D = xp.where(mask, squared_distances(Q, X), xp.inf)                  # (B, nq, nu)
                 select = self._selector()
                 Yu = y_patches[:, u0:u1, v0:v1].reshape(B, -1, y_patches.shape[-1])  # (B, nu, F)
                 Zt = select.forward(Yu, D) if logT is None else select.forward(
@@ -216,9 +214,7 @@ class PatchNeighbours(Module):
             dy_patches[:, u0:u1, v0:v1] += dYu.reshape(B, u1 - u0, v1 - v0, F)
             if self._logT:
                 dt[:, q0:q1, c0:c1] = grads[2].reshape(B, q1 - q0, c1 - c0)
-            # D = |Q|^2 + |X|^2 - 2 Q X^T  ->  dQ = 2 (rowsum(dD) Q - dD X),  dX = 2 (colsum(dD) X - dD^T Q)
-            dQ = 2 * (dD.sum(-1)[:, :, None] * Q - xp.matmul(dD, X))
-            dX = 2 * (dD.sum(-2)[:, :, None] * X - xp.matmul(dD.transpose(0, 2, 1), Q))
+            dQ, dX = squared_distances_backward(dD, Q, X)
             if de_patches is None:
                 de_patches = xp.zeros((B, n1, n2, Q.shape[-1]), dout.dtype)
             de_patches[:, q0:q1, c0:c1] += dQ.reshape(B, q1 - q0, c1 - c0, -1)

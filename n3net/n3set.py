@@ -15,7 +15,7 @@ from layers.checks import check_float, check_same_shape
 from minigrad.backend import get_array_module
 from minigrad.module import Module, Sequential
 
-from .knn import NeuralNearestNeighbors
+from .knn import NeuralNearestNeighbors, squared_distances, squared_distances_backward
 
 
 def mlp(in_features, hidden, out_features):
@@ -45,9 +45,7 @@ class N3SetBlock(Module):
             raise ValueError(f"N3SetBlock with k={self.k} needs sets of more than {self.k} items, got {M}")
         E = self.embedding.forward(X)                                   # (B, M, F_e)
         t = 0.1 * xp.exp(self.temperature.forward(X)[..., 0])           # (B, M)
-        sq = (E * E).sum(axis=-1)                                       # (B, M)
-        D = sq[:, :, None] + sq[:, None, :] - 2 * xp.matmul(E, E.transpose(0, 2, 1))   # (B, M, M)
-        D = xp.where(xp.eye(M, dtype=bool), xp.inf, D)                  # an item is not its own neighbour
+        D = xp.where(xp.eye(M, dtype=bool), xp.inf, squared_distances(E, E))   # (B, M, M); not itself
         Z = self.knn.forward(X, D, t)                                   # (B, M, k, F)
         self._E, self._t = E, t
         out = xp.concatenate([X[:, :, None], Z - X[:, :, None]], axis=2)   # (B, M, k+1, F)
@@ -57,15 +55,12 @@ class N3SetBlock(Module):
         B, M, _ = self._E.shape
         F, k = self.in_features, self.k
         check_same_shape(self, dout, (B, M, self.out_features))
-        xp = get_array_module(dout)
         dout = dout.reshape(B, M, k + 1, F)
         dZ = dout[:, :, 1:]                                             # (B, M, k, F)
         dX = dout[:, :, 0] - dZ.sum(axis=2)                             # (B, M, F)
         dX_knn, dD, dt = self.knn.backward(dZ)
         dX = dX + dX_knn
-        # D = |e_q|^2 + |e_m|^2 - 2 <e_q, e_m>, dD symmetric in its role: dE = 2 (rowsum + colsum) E - 2 (dD + dD^T) E
-        E = self._E
-        dDs = dD + dD.transpose(0, 2, 1)                                # (B, M, M)
-        dE = 2 * (dDs.sum(axis=-1)[..., None] * E - xp.matmul(dDs, E))  # (B, M, F_e)
+        dE_query, dE_item = squared_distances_backward(dD, self._E, self._E)   # E plays both roles
+        dE = dE_query + dE_item                                         # (B, M, F_e)
         dlogT = (dt * self._t)[..., None]                               # (B, M, 1)
         return dX + self.embedding.backward(dE) + self.temperature.backward(dlogT)
