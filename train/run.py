@@ -154,7 +154,8 @@ class Run:
             lr = self.optimizer.param_groups[0]["lr"]
             loss = self.train_step()
             self._append({"step": self.step, "loss": loss, "lr": lr, "grad_norm": self.grad_norm})
-            if self.step % self.opts["val_every"] == 0 or self.step == self.opts["steps"]:
+            validated = self.step % self.opts["val_every"] == 0 or self.step == self.opts["steps"]
+            if validated:
                 val_psnr = self.validate()
             if self.step % self.opts["checkpoint_every"] == 0:
                 self.checkpoint("last.npz")
@@ -164,7 +165,7 @@ class Run:
             bar.update(1)
             if budget is not None and time.monotonic() - start > 60 * budget:
                 bar.write(f"time budget of {budget:g} minutes used up at step {self.step}")
-                if self.step % self.opts["val_every"]:
+                if not validated:
                     self.validate()                  # so that best.npz has seen the last state
                 break
         bar.close()
