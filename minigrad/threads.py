@@ -1,19 +1,20 @@
-"""How many CPU threads the engine uses (BLAS included)."""
-import os
+"""How many CPU threads the matrix products (BLAS) use: the only multi-threaded work of the engine.
 
-from threadpoolctl import threadpool_limits
-
-_num_threads = os.cpu_count() or 1
+The count is read from and written to the BLAS library itself (through threadpoolctl), so there
+is no second copy of it to go stale.  Elementwise NumPy work runs on one core; splitting it over
+Python threads was measured and gained nothing (it is memory-bound).
+"""
+from threadpoolctl import threadpool_info, threadpool_limits
 
 
 def set_num_threads(n):
-    """Use n CPU threads: for the matrix products (BLAS) and for the engine's own work."""
-    global _num_threads
+    """Let the matrix products use n CPU threads."""
     if int(n) < 1:
         raise ValueError(f"the number of threads must be at least 1, got {n}")
-    _num_threads = int(n)
-    threadpool_limits(limits=_num_threads, user_api="blas")
+    threadpool_limits(limits=int(n), user_api="blas")
 
 
 def get_num_threads():
-    return _num_threads
+    """Threads the BLAS library uses now (the first one found, if several are loaded)."""
+    blas = [info for info in threadpool_info() if info["user_api"] == "blas"]
+    return blas[0]["num_threads"] if blas else 1
