@@ -141,6 +141,20 @@ def squared_distances_backward(dD, Q, X):
     return dQ, dX
 
 
+def aggregate(W, x):
+    """The k neighbour volumes Z = W x: W (B, N, k, M), x (B, M, F) -> Z (B, N, k, F)."""
+    B, N, k, M = W.shape
+    Z = get_array_module(x).matmul(W.reshape(B, N * k, M), x)          # (B, N*k, F)
+    return Z.reshape(B, N, k, x.shape[2])
+
+
+def aggregate_backward_x(W, dZ):
+    """dL/dx = sum over queries and neighbours of w dZ: (B, M, F)."""
+    B, N, k, M = W.shape
+    return get_array_module(dZ).matmul(W.reshape(B, N * k, M).transpose(0, 2, 1),
+                                       dZ.reshape(B, N * k, -1))       # (B, M, F)
+
+
 class NeuralNearestNeighbors(Module):
     """The continuous KNN as a module: forward(x, D, t) -> Z (B, N, k, F); backward -> (dx, dD, dt).
 
@@ -159,21 +173,16 @@ class NeuralNearestNeighbors(Module):
 
     def forward(self, x, D, t):
         check_knn_inputs(x, D, t, self.k)
-        xp = get_array_module(x)
-        B, N, M = D.shape
         self.weights, self._alphas = knn_weights(D, t, self.k, self.variant)   # (B, N, k, M)
         self._x, self._D, self._t = x, D, t
-        Z = xp.matmul(self.weights.reshape(B, N * self.k, M), x)              # (B, N*k, F)
-        return Z.reshape(B, N, self.k, x.shape[2])                            # (B, N, k, F)
+        return aggregate(self.weights, x)                                     # (B, N, k, F)
 
     def backward(self, dZ):
         xp = get_array_module(dZ)
         B, N, M = self._D.shape
-        F = self._x.shape[2]
-        W2 = self.weights.reshape(B, N * self.k, M)                           # (B, N*k, M)
-        dZ2 = dZ.reshape(B, N * self.k, F)                                    # (B, N*k, F)
-        dx = xp.matmul(W2.transpose(0, 2, 1), dZ2)                            # (B, M, F)
-        dW = xp.matmul(dZ2, self._x.transpose(0, 2, 1)).reshape(B, N, self.k, M)
+        dx = aggregate_backward_x(self.weights, dZ)                           # (B, M, F)
+        dW = xp.matmul(dZ.reshape(B, N * self.k, -1),
+                       self._x.transpose(0, 2, 1)).reshape(B, N, self.k, M)   # (B, N, k, M)
         dD, dt = knn_weights_backward(dW, self.weights, self._alphas, self._D, self._t, self.variant)
         return dx, dD, dt
 
@@ -198,16 +207,10 @@ class HardKNN(Module):
         self.k = k
 
     def forward(self, x, D):
-        xp = get_array_module(x)
-        B, N, M = D.shape
         self.weights = hard_knn_weights(D, self.k)                     # (B, N, k, M)
-        self._x_shape, self._D_shape = x.shape, D.shape
-        Z = xp.matmul(self.weights.reshape(B, N * self.k, M), x)        # (B, N*k, F)
-        return Z.reshape(B, N, self.k, x.shape[2])
+        return aggregate(self.weights, x)                              # (B, N, k, F)
 
     def backward(self, dZ):
-        xp = get_array_module(dZ)
-        B, N, M = self._D_shape
-        W2 = self.weights.reshape(B, N * self.k, M)
-        dx = xp.matmul(W2.transpose(0, 2, 1), dZ.reshape(B, N * self.k, -1))   # (B, M, F)
-        return dx, xp.zeros(self._D_shape, dZ.dtype)
+        B, N, _, M = self.weights.shape
+        dx = aggregate_backward_x(self.weights, dZ)                    # (B, M, F)
+        return dx, get_array_module(dZ).zeros((B, N, M), dZ.dtype)     # dD: no gradient
