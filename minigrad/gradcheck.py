@@ -97,6 +97,8 @@ def gradcheck(module, inputs, wrt=None, eps=1e-6, atol=1e-6, rtol=1e-5, max_entr
             numeric = (plus - minus) / (2 * eps)
             err = abs(numeric - analytic[idx])
             excess = err - (atol + rtol * abs(numeric))
+            if not np.isfinite(excess):        # NaN or inf on either side is a failure, never a pass
+                excess = np.inf
             if worst[1] is None or excess > worst[0]:
                 worst = (excess, idx, analytic[idx], numeric)
         report[name] = worst

@@ -44,6 +44,11 @@ def uniform(shape, low, high, rng=None, dtype=np.float32):
     return rng.uniform(low, high, size=shape).astype(dtype)
 
 
+def normal(shape, std, rng=None, dtype=np.float32):
+    """N(0, std^2)."""
+    return ((rng or _default_rng).standard_normal(shape) * std).astype(dtype)
+
+
 def xavier_uniform(shape, gain=1.0, rng=None, dtype=np.float32):
     """U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out))."""
     fan_in, fan_out = _fans(shape)

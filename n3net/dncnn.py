@@ -14,15 +14,18 @@ plain DnCNN-17 (1 -> 1) and the blocks inside N3Net (1 -> 8, 64 -> 8, 64 -> 1).
 zero_init_residual=True starts the last convolution at zero, so that a residual DnCNN starts as
 the identity on its first channels (as torchvision's ResNets offer): training then does not
 spend its first steps undoing a random residual.  It changes the initial weights only.
+init="released" draws the other weights as the released N3Net code does (init.py).
 """
 from layers import BatchNorm2d, Conv2d, ReLU
 from layers.checks import as_batch
 from minigrad.module import Module, Sequential
 
+from .init import INITS, released_init
+
 
 class DnCNN(Module):
     def __init__(self, in_channels=1, out_channels=1, depth=17, features=64, residual=True,
-                 zero_init_residual=False):
+                 zero_init_residual=False, init="default"):
         if depth < 2:
             raise ValueError(f"DnCNN needs depth >= 2 (first and last convolution), got {depth}")
         self.in_channels, self.out_channels, self.residual = in_channels, out_channels, residual
@@ -34,6 +37,10 @@ class DnCNN(Module):
             layers[-1].weight.data[...] = 0
             layers[-1].bias.data[...] = 0
         self.body = Sequential(*layers)
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}: use one of {', '.join(INITS)}")
+        if init == "released":
+            released_init(self, zero_last=zero_init_residual)
 
     def extra_repr(self):
         return f"{self.in_channels} -> {self.out_channels}, residual={self.residual}"

@@ -32,6 +32,7 @@ from minigrad.fold import fold, unfold
 from minigrad.grad_mode import grad_enabled
 from minigrad.module import Module, Sequential
 
+from .distance_bn import DistanceBatchNorm
 from .knn import HardKNN, NeuralNearestNeighbors, squared_distances, squared_distances_backward
 
 
@@ -104,11 +105,12 @@ class PatchNeighbours(Module):
         return self.patch_size + (self.match_window - 1) * self.stride
 
     # ---- hooks for the subclasses -----------------------------------------------------------
-    def _embed(self, Y):
+    def _embed(self, Y, guide):
         """Return E (B, C_e, H, W) to match on and logT (B, 1, H, W) or None."""
         raise NotImplementedError
 
     def _embed_backward(self, dE, dlogT):
+        """dL/dY through E and logT (B, C, H, W)."""
         raise NotImplementedError
 
     def _selector(self):
@@ -129,8 +131,11 @@ class PatchNeighbours(Module):
         cols = patches.reshape(B, n1 * n2, F).transpose(0, 2, 1)                 # (B, F, L)
         return self._crop(fold(cols, self._padded_size, self.patch_size, self.stride))
 
-    def forward(self, Y):
+    def forward(self, Y, guide=None):
+        """Y (B, C, H, W) -> (B, C (k + 1), H, W).  guide: the image to match on, for the KNN block."""
         Y, self._single = as_batch(self, Y, self.in_channels)
+        if guide is not None and self._single:
+            guide = guide[None]
         xp = get_array_module(Y)
         B, C, H, W = Y.shape
         p, s, w = self.patch_size, self.stride, self.match_window
@@ -141,43 +146,70 @@ class PatchNeighbours(Module):
                              f"{w}x{w} window of {p}x{p} patches at stride {s}: it needs at least "
                              f"{self.min_size()}x{self.min_size()} pixels (after padding to the patch grid)")
         self._grid = n1, n2 = tuple((size - p) // s + 1 for size in self._padded_size)
-        E, logT = self._embed(Y)
+        E, logT = self._embed(Y, guide)
         y_patches = self._patches(Y)                                             # (B, n1, n2, F)
         e_patches = self._patches(E)                                             # (B, n1, n2, F_e)
         if logT is None:
             t = xp.ones((B, n1, n2), Y.dtype)
         else:
             t = 0.1 * xp.exp(self._patches(logT).mean(axis=-1))                  # (B, n1, n2)
+        tiles = [(rows, cols) for rows in query_tiles(n1, self.query_tile, w)
+                 for cols in query_tiles(n2, self.query_tile, w)]
+
+        def distances(rows, cols):
+            """The tile's queries Q (B, nq, F_e), candidates X (B, nu, F_e) and D (B, nq, nu)."""
+            (q0, q1, u0, u1), (c0, c1, v0, v1) = rows, cols
+            Q = e_patches[:, q0:q1, c0:c1].reshape(B, -1, e_patches.shape[-1])
+            X = e_patches[:, u0:u1, v0:v1].reshape(B, -1, e_patches.shape[-1])
+            mask = xp.asarray(candidate_mask(rows, cols, n1, n2, w))             # (nq, nu)
+            return Q, X, xp.where(mask, squared_distances(Q, X), xp.inf)
+
+        # The distance batch-norm of a training batch needs the statistics of every tile's
+        # distances first: two passes over the tiles.  Inference (no_grad, running statistics)
+        # streams one tile at a time and keeps nothing.
+        bn = getattr(self, "distance_bn", None)
+        two_pass = grad_enabled() or (bn is not None and bn.training)
+        if two_pass:
+            QXD = [distances(rows, cols) for rows, cols in tiles]
+            normalised = self._normalise([D for _, _, D in QXD])
         # neighbour volumes summed back into padded images, tile by tile: (B, k, C, Hp, Wp)
         neighbours = xp.zeros((B, self.k, C) + self._padded_size, Y.dtype)
-        tiles = []
-        for rows in query_tiles(n1, self.query_tile, w):
-            for cols in query_tiles(n2, self.query_tile, w):
-                (q0, q1, u0, u1), (c0, c1, v0, v1) = rows, cols
-                Q = e_patches[:, q0:q1, c0:c1].reshape(B, -1, e_patches.shape[-1])   # (B, nq, F_e)
-                X = e_patches[:, u0:u1, v0:v1].reshape(B, -1, e_patches.shape[-1])   # (B, nu, F_e)
-                mask = xp.asarray(candidate_mask(rows, cols, n1, n2, w))             # (nq, nu)
-                D = xp.where(mask, squared_distances(Q, X), xp.inf)                  # (B, nq, nu)
-                select = self._selector()
-                Yu = y_patches[:, u0:u1, v0:v1].reshape(B, -1, y_patches.shape[-1])  # (B, nu, F)
-                Zt = select.forward(Yu, D) if logT is None else select.forward(
-                    Yu, D, t[:, q0:q1, c0:c1].reshape(B, -1))                        # (B, nq, k, F)
-                region, size = self._region(q0, q1, c0, c1)
-                cols_k = Zt.transpose(0, 2, 3, 1).reshape(B * self.k, -1, Zt.shape[1])  # (B*k, F, nq)
-                neighbours[..., region[0], region[1]] += fold(
-                    cols_k, size, self.patch_size, self.stride).reshape(B, self.k, C, *size)
-                if grad_enabled():
-                    tiles.append((rows, cols, select, Q, X))
+        cache = []
+        for i, (rows, cols) in enumerate(tiles):
+            (q0, q1, u0, u1), (c0, c1, v0, v1) = rows, cols
+            if two_pass:
+                (Q, X, _), Dn = QXD[i], normalised[i]
+            else:
+                Q, X, D = distances(rows, cols)
+                Dn = self._normalise([D])[0]                                     # (B, nq, nu)
+            select = self._selector()
+            Yu = y_patches[:, u0:u1, v0:v1].reshape(B, -1, y_patches.shape[-1])  # (B, nu, F)
+            Zt = select.forward(Yu, Dn) if logT is None else select.forward(
+                Yu, Dn, t[:, q0:q1, c0:c1].reshape(B, -1))                       # (B, nq, k, F)
+            region, size = self._region(q0, q1, c0, c1)
+            cols_k = Zt.transpose(0, 2, 3, 1).reshape(B * self.k, -1, Zt.shape[1])  # (B*k, F, nq)
+            neighbours[..., region[0], region[1]] += fold(
+                cols_k, size, self.patch_size, self.stride).reshape(B, self.k, C, *size)
+            if grad_enabled():
+                cache.append((rows, cols, select, Q, X, Dn))
         # average the overlapping patches: divide by how many patches cover each pixel
         ones = xp.ones((1, n1, n2, self.patch_size ** 2), Y.dtype)
         count = self._unpatch(ones)                                               # (1, 1, H, W)
         neighbours = self._crop(neighbours) / count                               # (B, k, C, H, W)
         out = xp.concatenate([Y[:, None], neighbours - Y[:, None]], axis=1)      # (B, k+1, C, H, W)
         self._count, self._t = count, t
-        self._tiles = tiles if grad_enabled() else None
+        self._tiles = cache if grad_enabled() else None
         self._logT = logT is not None
         out = out.reshape(B, self.out_channels, H, W)
         return out[0] if self._single else out
+
+    def _normalise(self, D_tiles):
+        """The distances the selection sees: batch-normalised where the block has a distance BN."""
+        bn = getattr(self, "distance_bn", None)
+        if bn is None:
+            return D_tiles
+        out = bn.forward(*D_tiles)
+        return [out] if len(D_tiles) == 1 else list(out)
 
     def _region(self, q0, q1, c0, c1):
         """Pixel slices of the padded image covered by the patches of queries [q0, q1) x [c0, c1)."""
@@ -203,18 +235,27 @@ class PatchNeighbours(Module):
         self._crop(dN)[...] = dout[:, 1:] / self._count                          # through the average
         F = C * self.patch_size ** 2
         dy_patches = xp.zeros((B, n1, n2, F), dout.dtype)
-        de_patches, dt = None, xp.zeros((B, n1, n2), dout.dtype)
-        for (q0, q1, u0, u1), (c0, c1, v0, v1), select, Q, X in tiles:
+        dt = xp.zeros((B, n1, n2), dout.dtype)
+        dDn = []                       # first pass: through the selection, to the distances
+        for (q0, q1, u0, u1), (c0, c1, v0, v1), select, Q, X, Dn in tiles:
             region, size = self._region(q0, q1, c0, c1)
             dcols = unfold(dN[..., region[0], region[1]].reshape(B * k, C, *size),
                            self.patch_size, self.stride)                          # (B*k, F, nq)
             dZt = dcols.reshape(B, k, F, -1).transpose(0, 3, 1, 2)                # (B, nq, k, F)
             grads = select.backward(dZt)
-            dYu, dD = grads[0], grads[1]
-            dy_patches[:, u0:u1, v0:v1] += dYu.reshape(B, u1 - u0, v1 - v0, F)
+            dy_patches[:, u0:u1, v0:v1] += grads[0].reshape(B, u1 - u0, v1 - v0, F)
             if self._logT:
                 dt[:, q0:q1, c0:c1] = grads[2].reshape(B, q1 - q0, c1 - c0)
-            dQ, dX = squared_distances_backward(dD, Q, X)
+            dDn.append(grads[1])
+        bn = getattr(self, "distance_bn", None)
+        if bn is not None:             # the batch-norm's backward couples all the tiles
+            dD = bn.backward(*dDn)
+            dD = [dD] if len(dDn) == 1 else list(dD)
+        else:
+            dD = dDn
+        de_patches = None              # second pass: from the distances to the embedded patches
+        for ((q0, q1, u0, u1), (c0, c1, v0, v1), _, Q, X, _), dD_tile in zip(tiles, dD):
+            dQ, dX = squared_distances_backward(dD_tile, Q, X)
             if de_patches is None:
                 de_patches = xp.zeros((B, n1, n2, Q.shape[-1]), dout.dtype)
             de_patches[:, q0:q1, c0:c1] += dQ.reshape(B, q1 - q0, c1 - c0, -1)
@@ -232,20 +273,26 @@ class PatchNeighbours(Module):
 
 
 class N3Block(PatchNeighbours):
-    """The neural nearest neighbours block: embedding and temperature CNNs, continuous KNN.
+    """The neural nearest neighbours block: embedding and temperature CNNs, distance batch-norm,
+    continuous KNN.
 
     N3Block(in_channels, k=7, patch_size=10, stride=5, match_window=15) maps (B, C, H, W) to
     (B, C (k + 1), H, W).  variant="paper" (Eqs. 8-11) or "reference" (the released code).
+    distance_bn=True (the default, as the released code): the KNN's first logits are BN(-D)
+    rather than -D (distance_bn.py); False gives the block without it, for comparison.
     """
 
     def __init__(self, in_channels, k=7, patch_size=10, stride=5, match_window=15, features=64,
-                 variant="paper", query_tile=8):
+                 variant="paper", query_tile=8, distance_bn=True):
         super().__init__(in_channels, k, patch_size, stride, match_window, query_tile)
         self.variant = variant
         self.embedding = embedding_cnn(in_channels, in_channels, features)
         self.temperature = embedding_cnn(in_channels, 1, features)
+        self.distance_bn = DistanceBatchNorm() if distance_bn else None
 
-    def _embed(self, Y):
+    def _embed(self, Y, guide):
+        if guide is not None:
+            raise ValueError("N3Block matches on its own embedding of Y: it takes no guide image")
         return self.embedding.forward(Y), self.temperature.forward(Y)
 
     def _embed_backward(self, dE, dlogT):
@@ -256,20 +303,30 @@ class N3Block(PatchNeighbours):
 
 
 class KNNBlock(PatchNeighbours):
-    """The paper's KNN-block baseline: hard k nearest neighbours of the input patches themselves.
+    """The paper's KNN-block baseline (Table 1): hard k nearest neighbours, no embedding, no
+    temperature.
 
-    No embedding and no temperature; gradients flow through the averaged neighbour patches but
-    not through the (piecewise constant) choice of the neighbours.
+    forward(Y, guide): the neighbours are matched on the patches of `guide` (in N3Net, the noisy
+    input image, (B, C_g, H, W)) and aggregate the patches of Y; without a guide they are matched
+    on Y itself.  Gradients flow through the averaged patches of Y but not through the
+    (piecewise constant) choice of the neighbours, so the guide gets none.
     """
 
     def __init__(self, in_channels, k=7, patch_size=10, stride=5, match_window=15, query_tile=8):
         super().__init__(in_channels, k, patch_size, stride, match_window, query_tile)
 
-    def _embed(self, Y):
-        return Y, None
+    def _embed(self, Y, guide):
+        if guide is None:
+            self._on_guide = False
+            return Y, None
+        if guide.shape[0] != Y.shape[0] or guide.shape[2:] != Y.shape[2:]:
+            raise ValueError(f"KNNBlock: the guide image {tuple(guide.shape)} must have the batch size "
+                             f"and the size of Y {tuple(Y.shape)}")
+        self._on_guide = True
+        return guide, None
 
     def _embed_backward(self, dE, dlogT):
-        return dE
+        return 0 if self._on_guide else dE      # the hard choice passes no gradient to the guide
 
     def _selector(self):
         return HardKNN(self.k)

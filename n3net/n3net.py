@@ -3,20 +3,25 @@
     N3Net(n_blocks=3): DnCNN(1 -> 8, d=6), N3Block(8 -> 64), DnCNN(64 -> 8, d=6), N3Block(8 -> 64),
                        DnCNN(64 -> 1, d=6); the output is the clean image.     about 706k parameters
     n_blocks=2 ("light"): DnCNN(1 -> 8), N3Block, DnCNN(64 -> 1).              about 427k parameters
-    block="knn": the paper's KNN-block baseline, hard 7-NN on the input patches, no embedding.
+    block="knn": the paper's KNN-block baseline (Table 1): hard 7-NN matched on the patches of the
+    noisy input image, aggregating the block's input features; no embedding, no temperature.
+    distance_bn=False: N3 blocks without the distance batch-norm (distance_bn.py), for comparison.
     zero_init_residual=True: every DnCNN starts as the identity, so the whole network starts by
     returning its input (see dncnn.py).
+    init="released": the released code's initialisation (init.py), after the layers' defaults.
 """
 from minigrad.module import Module, Sequential
 
 from .dncnn import DnCNN
+from .init import INITS, released_init
 from .n3block import KNNBlock, N3Block
 
 
 class N3Net(Module):
     def __init__(self, in_channels=1, out_channels=1, n_blocks=3, depth=6, features=64, k=7,
                  intermediate_channels=8, patch_size=10, stride=5, match_window=15, block="n3",
-                 variant="paper", query_tile=8, zero_init_residual=False):
+                 variant="paper", query_tile=8, zero_init_residual=False,
+                 distance_bn=True, init="default"):
         if n_blocks < 2:
             raise ValueError(f"N3Net needs n_blocks >= 2 DnCNN blocks (one N3 block between two), got {n_blocks}")
         if block not in ("n3", "knn"):
@@ -25,22 +30,30 @@ class N3Net(Module):
                                                   match_window=match_window, query_tile=query_tile)
         self.in_channels = in_channels
         dncnn = dict(depth=depth, features=features, zero_init_residual=zero_init_residual)
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}: use one of {', '.join(INITS)}")
         stages = [DnCNN(in_channels, c, **dncnn)]
         for i in range(n_blocks - 1):
             if block == "n3":
-                stages.append(N3Block(c, features=features, variant=variant, **geometry))
+                stages.append(N3Block(c, features=features, variant=variant, distance_bn=distance_bn,
+                                      **geometry))
             else:
                 stages.append(KNNBlock(c, **geometry))
             last = i == n_blocks - 2
             stages.append(DnCNN(c * (k + 1), out_channels if last else c, **dncnn))
         self.stages = Sequential(*stages)
+        if init == "released":
+            released_init(self, zero_last=zero_init_residual)
 
     def min_size(self):
         """Smallest image side the N3 blocks accept (80 pixels with the defaults)."""
         return self.stages[1].min_size()
 
     def forward(self, x):
-        return self.stages.forward(x)
+        y = x
+        for stage in self.stages:          # a KNN block matches on the noisy input image x
+            y = stage.forward(y, x) if isinstance(stage, KNNBlock) else stage.forward(y)
+        return y
 
     def backward(self, dy):
         return self.stages.backward(dy)

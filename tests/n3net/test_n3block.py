@@ -68,23 +68,33 @@ def brute_force(block, Y):
     patch = lambda a, i, j: a[:, i * s:i * s + p, j * s:j * s + p].reshape(-1)
     out = np.zeros((B, k, C) + Yp.shape[2:])
     count = np.zeros(Yp.shape[2:])
+    queries = []                       # (b, i, j, candidates, distances), every query of the batch
     for b in range(B):
         for i in range(n1):
             for j in range(n2):
                 cands = [(a, c) for a in range(window_start(i, n1, w), window_start(i, n1, w) + w)
                          for c in range(window_start(j, n2, w), window_start(j, n2, w) + w) if (a, c) != (i, j)]
                 q = patch(Ep[b], i, j)
-                D = np.array([[((q - patch(Ep[b], a, c)) ** 2).sum() for a, c in cands]])
-                x = np.stack([patch(Yp[b], a, c) for a, c in cands])
-                if logT is None:
-                    weights = hard_knn_weights(D[None], k)[0, 0]
-                else:
-                    t = 0.1 * np.exp(patch(pad(logT)[b], i, j).mean())
-                    weights = knn_weights(D[None], np.array([[t]]), k, block.variant)[0][0, 0]
-                for jj in range(k):
-                    out[b, jj, :, i * s:i * s + p, j * s:j * s + p] += (weights[jj] @ x).reshape(C, p, p)
-                if b == 0:
-                    count[i * s:i * s + p, j * s:j * s + p] += 1
+                queries.append((b, i, j, cands, np.array([((q - patch(Ep[b], a, c)) ** 2).sum() for a, c in cands])))
+    bn = getattr(block, "distance_bn", None)
+    if bn is not None:                 # training mode: statistics of -D over every query's candidates
+        a = -np.concatenate([D for *_, D in queries])
+        mean, var = a.mean(), a.var()
+        gamma, beta = bn.weight.data[0], bn.bias.data[0]
+        queries = [(b, i, j, cands, -(gamma * (-D - mean) / np.sqrt(var + bn.eps) + beta))
+                   for b, i, j, cands, D in queries]
+    for b, i, j, cands, D in queries:
+        D = D[None]
+        x = np.stack([patch(Yp[b], a, c) for a, c in cands])
+        if logT is None:
+            weights = hard_knn_weights(D[None], k)[0, 0]
+        else:
+            t = 0.1 * np.exp(patch(pad(logT)[b], i, j).mean())
+            weights = knn_weights(D[None], np.array([[t]]), k, block.variant)[0][0, 0]
+        for jj in range(k):
+            out[b, jj, :, i * s:i * s + p, j * s:j * s + p] += (weights[jj] @ x).reshape(C, p, p)
+        if b == 0:
+            count[i * s:i * s + p, j * s:j * s + p] += 1
     neighbours = (out / count)[..., top:top + H, left:left + W]
     return np.concatenate([Y[:, None], neighbours - Y[:, None]], axis=1).reshape(B, -1, H, W)
 

@@ -1,0 +1,39 @@
+"""The released N3Net code's initialisation (docs/n3net.md, section 5), as an option of the networks.
+
+    init="default"   the layers' own (PyTorch's) defaults: Kaiming-uniform convolutions with
+                     a = sqrt(5), batch-norm scales 1
+    init="released"  every Conv2d weight ~ N(0, 2 / (kH kW out_channels)) (He et al., fan-out);
+                     every BatchNorm2d scale |N(0, 2 / (9 * 64))|, raised to at least 0.025;
+                     batch-norm shifts 0; convolution biases keep their defaults
+
+The released code also sets the BatchNorm2d momentum to 0.001, which suits its 50 epochs of
+51,200 crops; after the few thousand steps of a CPU run such running statistics are still near
+their initial values and evaluation collapses, so this project keeps momentum 0.1.
+"""
+import math
+
+import numpy as np
+
+from layers import BatchNorm2d, Conv2d
+from minigrad import init
+
+INITS = ("default", "released")
+BN_SCALE_MIN = 0.025
+
+
+def released_init(model, zero_last=False, rng=None):
+    """Re-initialise the convolutions and batch norms of `model` in place, as the released code.
+
+    zero_last=True keeps the zero last convolution of DnCNN blocks built with zero_init_residual
+    (those that are all zero are left alone)."""
+    for m in model.modules():
+        if isinstance(m, Conv2d):
+            weight = m.weight.data
+            if zero_last and not weight.any():
+                continue
+            out_channels, _, kh, kw = weight.shape
+            weight[...] = init.normal(weight.shape, math.sqrt(2.0 / (kh * kw * out_channels)), rng)
+        elif isinstance(m, BatchNorm2d) and m.weight is not None:
+            scale = np.abs(init.normal(m.weight.data.shape, math.sqrt(2.0 / (9 * 64)), rng))
+            m.weight.data[...] = np.maximum(scale, BN_SCALE_MIN)
+            m.bias.data[...] = 0
