@@ -10,7 +10,9 @@ from n3net import build_model
 
 from .errors import CLIError
 
-FORMAT = "n3net-minigrad training checkpoint, version 1"
+FORMAT = "n3net-minigrad training checkpoint, version 2"
+# version 1: before the N3 block's distance batch-norm and the KNN block matched on the input image
+OLD_FORMATS = ("n3net-minigrad training checkpoint, version 1",)
 
 
 def load_checkpoint(path):
@@ -19,8 +21,13 @@ def load_checkpoint(path):
         ckpt = load(path)
     except (FileNotFoundError, ValueError) as error:
         raise CLIError(str(error)) from None
-    if ckpt.get("format") != FORMAT or "model" not in ckpt or "config" not in ckpt:
+    if ckpt.get("format") not in (FORMAT,) + OLD_FORMATS or "model" not in ckpt or "config" not in ckpt:
         raise CLIError(f"{path} is not a checkpoint written by train/denoise.py")
+    name = json.loads(ckpt["config"]).get("name", "")
+    if ckpt["format"] in OLD_FORMATS and not name.startswith("dncnn"):
+        raise CLIError(f"{path} holds a {name} of an older layout (before the N3 block's distance "
+                       f"batch-norm, and the KNN block matched on the noisy image): this version cannot "
+                       f"use it; train the model again with train/denoise.py")
     return ckpt
 
 

@@ -10,7 +10,9 @@ def plot_curves(records, path):
     """Training loss (and its running mean) and validation PSNR against the step."""
     train = [r for r in records if "loss" in r]
     val = [r for r in records if "val_psnr" in r]
-    fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(11, 4))
+    n3 = [r for r in train if "n3" in r]
+    fig, axes = plt.subplots(1, 3 if n3 else 2, figsize=(16.5 if n3 else 11, 4))
+    ax_loss, ax_psnr = axes[:2]
     if train:
         steps = np.array([r["step"] for r in train])
         loss = np.array([r["loss"] for r in train])
@@ -24,9 +26,30 @@ def plot_curves(records, path):
         ax_psnr.plot([r["step"] for r in val], [r["val_psnr"] for r in val], "o-", color="C1")
     ax_psnr.set(xlabel="step", ylabel="PSNR (dB)", title="validation PSNR")
     ax_psnr.grid(alpha=0.3)
+    if n3:
+        plot_saturation(n3, axes[2])
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_saturation(records, ax):
+    """The N3 blocks' saturation diagnostic (n3net/diagnostics.py) against the step: the fraction
+    of saturated queries (w^1 > 0.99) and the median gap (d2 - d1) / t, per block."""
+    steps = [r["step"] for r in records]
+    gap_ax = ax.twinx()
+    for i, block in enumerate(records[0]["n3"]):
+        name = block["block"]
+        ax.plot(steps, [100 * r["n3"][i]["saturated"] for r in records], "o-", color=f"C{i}", ms=3,
+                label=f"{name}: % saturated")
+        gap_ax.plot(steps, [r["n3"][i]["gap_median"] for r in records], "--", color=f"C{i}",
+                    label=f"{name}: median (d2 - d1) / t")
+    ax.set(xlabel="step", ylabel="% of queries with w1 > 0.99", title="N3 blocks: saturation")
+    ax.set_ylim(bottom=0)
+    gap_ax.set_ylabel("median (d2 - d1) / t (dashed)")
+    gap_ax.set_ylim(bottom=0)
+    ax.legend(fontsize=7, loc="upper left")
+    ax.grid(alpha=0.3)
 
 
 def plot_examples(examples, path):

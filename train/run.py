@@ -12,6 +12,7 @@ from layers import MSELoss
 from minigrad import init, save, to_device
 from minigrad.optim import Adam, ExponentialDecayLR, clip_grad_norm
 from n3net import build_model
+from n3net.diagnostics import n3_blocks, saturation
 
 from .data import DEFAULT_DATA, CropSampler, add_noise, load_folder
 from .errors import CLIError
@@ -19,6 +20,8 @@ from .evaluate import evaluate_folder
 from .inference import FORMAT, denoise, load_checkpoint, model_from_checkpoint, require_device
 from .metrics import psnr
 from .plots import plot_curves, plot_examples
+
+N3_MODELS = ("n3net", "n3net-light")
 
 
 def data_folders(data):
@@ -40,6 +43,26 @@ def weight_decay_groups(model, weight_decay):
     return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
 
 
+def model_options(opts):
+    """build_model's options for the run's --model, --depth, --features, --init, --variant and
+    --no-distance-bn.  The project's initialisation ("default") starts every DnCNN as the identity
+    (zero_init_residual); "released" is the released N3Net code's, without that."""
+    options = {k: opts[k] for k in ("depth", "features") if opts.get(k) is not None}
+    if opts.get("init", "default") == "released":
+        options["init"] = "released"
+    else:
+        options["zero_init_residual"] = True
+    n3_options = {}
+    if opts.get("variant", "paper") != "paper":
+        n3_options["variant"] = opts["variant"]
+    if not opts.get("distance_bn", True):
+        n3_options["distance_bn"] = False
+    if n3_options and opts["model"] not in N3_MODELS:
+        raise CLIError(f"--variant and --no-distance-bn apply to the N3 block: use them with "
+                       f"{' or '.join(N3_MODELS)}, not {opts['model']}")
+    return {**options, **n3_options}
+
+
 class Run:
     """One training run: model, optimiser, schedule, random state, data, and its output folder."""
 
@@ -50,8 +73,7 @@ class Run:
         require_device(self.device)
         if ckpt is None:
             init.manual_seed(opts["seed"])
-            sizes = {k: opts[k] for k in ("depth", "features") if opts[k] is not None}
-            self.model = build_model(opts["model"], zero_init_residual=True, **sizes)
+            self.model = build_model(opts["model"], **model_options(opts))
         else:
             self.model = model_from_checkpoint(ckpt)
         need = self.model.min_size() if hasattr(self.model, "min_size") else 1
@@ -74,6 +96,8 @@ class Run:
             self.step, self.best = int(ckpt["step"]), float(ckpt["best_val_psnr"])
             self.best_step = int(ckpt["best_val_step"])
         self.loss_fn = MSELoss()
+        self.has_n3 = bool(n3_blocks(self.model))
+        self.diagnostics = None
         self.stop_requested = False
         self.last_saved = self.step
         os.makedirs(self.out, exist_ok=True)
@@ -128,6 +152,9 @@ class Run:
                            f"start a new run with a lower --lr")
         self.model.zero_grad()
         self.model.backward(self.loss_fn.backward())
+        # the N3 blocks' saturation diagnostic, on the steps that are validated (before clipping)
+        will_validate = (self.step + 1) % self.opts["val_every"] == 0 or self.step + 1 == self.opts["steps"]
+        self.diagnostics = saturation(self.model) if will_validate and self.has_n3 else None
         self.grad_norm = clip_grad_norm(self.model.parameters(), self.opts["clip"] or math.inf)
         self.optimizer.step()
         self.schedule.step()
@@ -153,7 +180,10 @@ class Run:
         while self.step < self.opts["steps"] and not self.stop_requested:
             lr = self.optimizer.param_groups[0]["lr"]
             loss = self.train_step()
-            self._append({"step": self.step, "loss": loss, "lr": lr, "grad_norm": self.grad_norm})
+            record = {"step": self.step, "loss": loss, "lr": lr, "grad_norm": self.grad_norm}
+            if self.diagnostics:
+                record["n3"] = self.diagnostics
+            self._append(record)
             validated = self.step % self.opts["val_every"] == 0 or self.step == self.opts["steps"]
             if validated:
                 val_psnr = self.validate()

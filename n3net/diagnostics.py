@@ -1,0 +1,99 @@
+"""Is the continuous KNN still continuous?  A saturation diagnostic for the N3 blocks of a model.
+
+A softmax whose largest weight is 1 passes no gradient to its logits: an N3 block whose first
+weight vector w^1 (Eq. 8) is one-hot for most queries is a hard KNN, and its embedding and
+temperature CNNs stop learning.  Per N3 block, from the last forward (and backward) pass:
+
+    saturated         fraction of queries whose largest first weight max_m w^1_m exceeds 0.99
+    gap_median        median over queries of (d2 - d1) / t: the gap between the nearest and the
+                      second-nearest candidate in units of the temperature, on the distances the
+                      softmax sees (after the distance batch-norm); > 5 means w^1 > 0.99
+    t_median, t_min, t_max   the temperatures t of the queries
+    grad_embedding, grad_temperature   ||dL/dtheta|| / ||theta|| over the parameters of the
+                      embedding and the temperature CNN (0 before any backward)
+    grad_rest         the same ratio over every parameter of the model outside the N3 blocks'
+                      embedding and temperature CNNs, for comparison
+
+    stats = diagnose(model, noisy, clean)   # a training-mode forward + backward, state restored
+    stats = saturation(model)               # from the pass the model has just made (training)
+"""
+import numpy as np
+
+from layers import MSELoss
+from minigrad.backend import get_array_module, to_numpy
+
+from .n3block import N3Block
+
+THRESHOLD = 0.99
+
+
+def n3_blocks(model):
+    """(name, block) of every N3 block of the model, in order."""
+    return [(name, m) for name, m in _named_modules(model) if isinstance(m, N3Block)]
+
+
+def _named_modules(module, prefix=""):
+    yield prefix, module
+    for name, child in module.named_children():
+        yield from _named_modules(child, f"{prefix}.{name}" if prefix else name)
+
+
+def _ratio(params):
+    grad = sum(float((p.grad * p.grad).sum()) for p in params)
+    weight = sum(float((p.data * p.data).sum()) for p in params)
+    return float(np.sqrt(grad / weight)) if weight > 0 else 0.0
+
+
+def selection_statistics(block):
+    """First weights, gaps and temperatures of every query of the block's last forward pass:
+    three flat NumPy arrays (w1_max, gap, t), in tile order."""
+    tiles = block._saved("_tiles")
+    t_map = block._t                                                    # (B, n1, n2)
+    w1, gap, t = [], [], []
+    for (q0, q1, _, _), (c0, c1, _, _), select, _, _, Dn in tiles:
+        xp = get_array_module(Dn)
+        t_tile = t_map[:, q0:q1, c0:c1].reshape(Dn.shape[0], -1)         # (B, nq)
+        nearest = xp.partition(Dn, 1, axis=-1)[..., :2]                 # (B, nq, 2): d1 <= d2
+        w1.append(to_numpy(select.weights[:, :, 0].max(axis=-1)).ravel())
+        gap.append(to_numpy((nearest[..., 1] - nearest[..., 0]) / t_tile).ravel())
+        t.append(to_numpy(t_tile).ravel())
+    return np.concatenate(w1), np.concatenate(gap), np.concatenate(t)
+
+
+def saturation(model, threshold=THRESHOLD):
+    """Per N3 block, a dict of the statistics in the module docstring, from the model's last
+    forward pass (run with gradients enabled) and, for the gradient ratios, its last backward."""
+    blocks = n3_blocks(model)
+    inside = {id(p) for _, b in blocks for p in b.embedding.parameters() + b.temperature.parameters()}
+    rest = [p for p in model.parameters() if id(p) not in inside]
+    report = []
+    for name, block in blocks:
+        w1, gap, t = selection_statistics(block)
+        report.append({"block": name, "saturated": float((w1 > threshold).mean()),
+                       "gap_median": float(np.median(gap)), "t_median": float(np.median(t)),
+                       "t_min": float(t.min()), "t_max": float(t.max()),
+                       "grad_embedding": _ratio(block.embedding.parameters()),
+                       "grad_temperature": _ratio(block.temperature.parameters()),
+                       "grad_rest": _ratio(rest)})
+    return report
+
+
+def diagnose(model, noisy, clean, threshold=THRESHOLD):
+    """The saturation report of one training-mode forward and MSE backward on (noisy, clean)
+    batches (B, 1, H, W).  The model's running statistics, gradients and mode are restored."""
+    buffers = {name: b.copy() for name, b in model.named_buffers()}
+    grads = [p.grad.copy() for p in model.parameters()]
+    was_training = model.training
+    try:
+        model.train()
+        loss = MSELoss()
+        loss.forward(model.forward(noisy), clean)
+        model.zero_grad()
+        model.backward(loss.backward())
+        return saturation(model, threshold)
+    finally:
+        for (name, b) in model.named_buffers():
+            b[...] = buffers[name]
+        for p, g in zip(model.parameters(), grads):
+            p.grad[...] = g
+        model.train(was_training)
