@@ -54,12 +54,12 @@ def test_window_indices_match_a_slow_loop():
                     assert mask[qi - 3, qj, ui, uj] == (inside and (qi, qj) != (ui, uj))
 
 
-def brute_force(block, Y):
-    """Per-query loops straight from the definition (N3NET.md section 2), for a small image."""
+def brute_force(block, Y, guide=None):
+    """Per-query loops straight from the definition (docs/n3net.md section 3), for a small image."""
     B, C, H, W = Y.shape
     p, s, w, k = block.patch_size, block.stride, block.match_window, block.k
     with no_grad():
-        E = block.embedding.forward(Y) if isinstance(block, N3Block) else Y
+        E = block.embedding.forward(Y) if isinstance(block, N3Block) else Y if guide is None else guide
         logT = block.temperature.forward(Y) if isinstance(block, N3Block) else None
     (top, bottom), (left, right) = pad_amounts(H, p, s), pad_amounts(W, p, s)
     pad = lambda a: np.pad(a, ((0, 0), (0, 0), (top, bottom), (left, right)))
@@ -117,6 +117,47 @@ def test_knn_block_equals_brute_force(rng):
     block = KNNBlock(2, k=3, patch_size=3, stride=2, match_window=4, query_tile=3).double()
     Y = rng.standard_normal((1, 2, 11, 9))
     np.testing.assert_allclose(block.forward(Y), brute_force(block, Y), rtol=1e-12, atol=1e-12)
+
+
+def test_knn_block_matches_on_the_guide_image(rng):
+    # the paper's KNN block: neighbours chosen on the noisy input image, features of Y averaged
+    block = KNNBlock(2, k=3, patch_size=3, stride=2, match_window=4, query_tile=2).double()
+    Y, guide = rng.standard_normal((2, 2, 11, 9)), rng.standard_normal((2, 1, 11, 9))
+    out = block.forward(Y, guide)
+    np.testing.assert_allclose(out, brute_force(block, Y, guide), rtol=1e-12, atol=1e-12)
+    assert np.abs(out - block.forward(Y)).max() > 0.1          # not the neighbours of Y itself
+    with pytest.raises(ValueError, match="guide image"):
+        block.forward(Y, guide[:, :, :10])
+
+
+def test_gradcheck_knn_block_with_guide(rng):
+    block = KNNBlock(2, k=2, patch_size=3, stride=2, match_window=3).double()
+    gradcheck(block, (rng.standard_normal((1, 2, 7, 8)), rng.standard_normal((1, 1, 7, 8))), wrt=(0,))
+
+
+@pytest.mark.parametrize("tile", [1, 2, 16])
+def test_distance_bn_statistics_do_not_depend_on_the_tiling(rng, tile):
+    # a training batch's distance statistics are those of all its finite distances, in any tiling
+    Y = rng.standard_normal((2, 2, 13, 13))
+    reference = small_block(rng, match_window=3, query_tile=16)
+    block = small_block(rng, match_window=3, query_tile=tile)
+    block.load_state_dict(reference.state_dict())
+    np.testing.assert_allclose(block.forward(Y), reference.forward(Y), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(block.distance_bn.running_mean, reference.distance_bn.running_mean, rtol=1e-12)
+    np.testing.assert_allclose(block.distance_bn.running_var, reference.distance_bn.running_var, rtol=1e-12)
+    dout = rng.standard_normal(Y.shape[:1] + (block.out_channels,) + Y.shape[2:])
+    np.testing.assert_allclose(block.backward(dout), reference.backward(dout), rtol=1e-10, atol=1e-12)
+
+
+def test_evaluation_streams_the_tiles_and_equals_the_training_path(rng):
+    # in evaluation mode without gradients the tiles are normalised one at a time (nothing kept)
+    Y = rng.standard_normal((1, 2, 13, 13))
+    block = small_block(rng, match_window=3, query_tile=2).eval()
+    block.distance_bn.running_mean[...], block.distance_bn.running_var[...] = -3.0, 4.0
+    with_grad = block.forward(Y)
+    with no_grad():
+        streamed = block.forward(Y)
+    np.testing.assert_allclose(streamed, with_grad, rtol=1e-12, atol=1e-12)
 
 
 def test_tiling_does_not_change_the_result(rng):

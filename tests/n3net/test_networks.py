@@ -43,6 +43,33 @@ def test_gradcheck_n3net(rng, block):
     gradcheck(net, rng.standard_normal((2, 1, 8, 7)), max_entries=12)
 
 
+def test_knn_block_network_matches_on_the_noisy_input(rng):
+    net = N3Net(n_blocks=2, block="knn", **TINY).double()
+    x = rng.random((2, 1, 9, 8))
+    first, knn, last = net.stages
+    expected = last.forward(knn.forward(first.forward(x), x))
+    np.testing.assert_allclose(net.forward(x), expected, rtol=1e-13)
+
+
+def test_released_init(rng):
+    from minigrad import init
+    init.manual_seed(0)
+    net = build_model("n3net", init="released")
+    for name, p in net.named_parameters():
+        if p.data.ndim == 4:                                 # conv weights: N(0, 2 / (9 out))
+            std = np.sqrt(2 / (9 * p.data.shape[0]))
+            if p.data.size > 5000:
+                assert abs(p.data.std() / std - 1) < 0.05, name
+        elif "weight" in name and "distance_bn" not in name and p.data.size > 1:   # BN scales
+            assert p.data.min() >= 0.025 and p.data.max() < 0.3, name
+    with pytest.raises(ValueError, match="unknown init 'he'"):
+        build_model("dncnn17", init="he")
+    # with zero_init_residual the zero last convolutions stay zero: the network starts as the identity
+    model = build_model("n3net-light", init="released", zero_init_residual=True, depth=3, features=4).double()
+    x = rng.random((1, 1, 80, 80))
+    np.testing.assert_allclose(model.forward(x), x, rtol=1e-12, atol=1e-12)
+
+
 def test_n3net_maps_an_image_to_an_image(rng):
     net = build_model("n3net-light")
     x = rng.random((1, 96, 90)).astype(np.float32)

@@ -182,3 +182,33 @@ def test_time_budget_stops_early_and_still_finishes(data, tmp_path):
     assert 1 <= load(out / "last.npz")["step"] < 500
     assert (out / "curves.png").exists() and (out / "examples.png").exists()
     assert load(out / "best.npz")["step"] == load(out / "last.npz")["step"]    # validated at the stop
+
+
+def test_n3net_run_logs_the_saturation_diagnostic(data, tmp_path):
+    out = tmp_path / "n3"
+    args = ["--model", "n3net-light", "--depth", "3", "--features", "8", "--crop", "80", "--batch-size", "2",
+            "--val-crop", "0", "--threads", "1", "--steps", "2", "--val-every", "2", "--no-test",
+            "--no-distance-bn", "--variant", "reference", "--data", str(DEFAULT_DATA), "--out", str(out)]
+    assert denoise.main(args) == 0
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    diagnosed = [r for r in records if "n3" in r]
+    assert [r["step"] for r in diagnosed] == [2]
+    (block,) = diagnosed[0]["n3"]
+    assert block["block"] == "stages.1" and 0 <= block["saturated"] <= 1 and block["t_min"] > 0
+    config = json.loads(load(out / "last.npz")["config"])
+    assert config["distance_bn"] is False and config["variant"] == "reference"
+
+
+def test_n3_options_are_refused_for_dncnn(data, tmp_path):
+    with pytest.raises(CLIError, match="--variant and --no-distance-bn apply to the N3 block"):
+        denoise.main(TINY + ["--variant", "reference", "--data", str(data), "--out", str(tmp_path / "x")])
+
+
+def test_checkpoint_of_the_old_n3_layout_is_refused_with_a_reason(tmp_path):
+    from minigrad import save
+    from train.inference import load_model
+    path = tmp_path / "old.npz"
+    save({"format": "n3net-minigrad training checkpoint, version 1", "model": {"w": np.zeros(1)},
+          "config": json.dumps({"name": "n3net-light", "zero_init_residual": True})}, path)
+    with pytest.raises(CLIError, match="older layout.*distance batch-norm.*train the model again"):
+        load_model(str(path))
