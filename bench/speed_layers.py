@@ -49,7 +49,7 @@ def gemm_peak(repeats):
 
 
 def dncnn17(depth=17, features=64):
-    """DnCNN-17 as in N3NET.md section 3 (the noise-predicting residual is a subtraction)."""
+    """DnCNN-17 as in docs/n3net.md, section 5 (the noise-predicting residual is a subtraction)."""
     layers = [Conv2d(1, features, 3, padding=1), ReLU()]
     for _ in range(depth - 2):
         layers += [Conv2d(features, features, 3, padding=1, bias=False), BatchNorm2d(features), ReLU()]

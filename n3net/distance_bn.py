@@ -1,4 +1,4 @@
-"""Batch normalisation of the N3 block's distances (the released N3Net code; docs/n3net.md, section 3).
+"""Batch normalisation of the N3 block's distances (the released N3Net code; docs/n3net.md, section 4).
 
 Shape legend: B batch, nq queries and nu candidates of one tile; one batch's distances may come
 in several tiles D_1, D_2, ... (B, nq_i, nu_i), with +inf where a candidate is not in a query's

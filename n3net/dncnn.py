@@ -1,4 +1,4 @@
-"""DnCNN (Zhang et al. 2017) as N3Net uses it (N3NET.md section 3).
+"""DnCNN (Zhang et al. 2017) as N3Net uses it (docs/n3net.md, section 5).
 
 Shape legend: B batch, C_in / C_out channels, H x W image.
 

@@ -6,10 +6,12 @@ Shape legend: B batch, N queries, M database items (candidates), F features, k n
 
 Paper form (variant="paper", the default; converges to hard KNN as t -> 0):
 
-    alpha^1   = -D                                          (Eq. 8)
-    w^j       = softmax(alpha^j / t)      over the M items  (Eqs. 9, 10)
-    alpha^j+1 = alpha^j + log(1 - w^j)    an item already taken is pushed away (Eq. 11)
-    Z^j       = sum_i w^j_i x_i           the j-th continuous neighbour
+    alpha^1   = -D
+    w^j       = softmax(alpha^j / t)      over the M items: Eq. 8 (j = 1), Eq. 10 (j > 1)
+    alpha^j+1 = alpha^j + log(1 - w^j)    an item already taken is pushed away (Eq. 9)
+    Z^j       = sum_i w^j_i x_i           the j-th continuous neighbour (Eq. 11)
+
+(The N3 block passes batch-normalised distances, so that its alpha^1 = BN(-D): distance_bn.py.)
 
 Released-code form (variant="reference"): logits l^1 = -D / t, w^j = softmax(l^j),
 l^j+1 = l^j + log(1 - w^j): the penalty is added after dividing by t, so it does not become

@@ -1,4 +1,4 @@
-"""The N3 block for images (Plötz and Roth 2018, section 4; N3NET.md section 2).
+"""The N3 block for images (Plötz and Roth 2018, section 4; docs/n3net.md, section 3).
 
 Shape legend: B batch, C channels of Y, H x W image, p patch size, s stride, w match window,
 k neighbours, n1 x n2 the grid of patches, L = n1 * n2 patches, F = C * p * p features of a
@@ -13,13 +13,17 @@ patch, Hp x Wp the padded image.
         (columns likewise): the window is shifted inward at the border, never cut; the query
         itself is excluded, leaving w*w - 1 candidates
     D_lm = ||e_l - e_m||^2              squared distances             (queries, candidates)
-    Z^j_l = sum_m w^j_lm y_m            continuous KNN, Eqs. 8-11     (B, nq, k, F) per tile
+    D_hat = -BN(-D)                     distance batch-norm over the batch's finite distances
+                                        (distance_bn.py), so that alpha^1 = BN(-D)
+    Z^j_l = sum_m w^j_lm y_m            continuous KNN on D_hat, Eqs. 8-11   (B, nq, k, F) per tile
     N^j  = fold(Z^j) / (number of patches covering each pixel), padding cropped  (B, C, H, W)
     out  = [Y, N^1 - Y, ..., N^k - Y]                                 (B, C (k+1), H, W)
 
 Cost is linear in the image area: queries are processed in tiles of `query_tile` x `query_tile`
 patches; each tile is matched against the union of its queries' windows only, with the
-distances outside a query's own window set to +inf (weight and gradient exactly 0).  A training
+distances outside a query's own window set to +inf (weight and gradient exactly 0).  In
+training the distance batch-norm needs the statistics of all tiles first, so the block computes
+every tile's distances, normalises them together, then selects (two passes over the tiles).  A training
 crop of 80 x 80 has a 15 x 15 patch grid, one window, and so one tile: a dense 225 x 225 problem.
 Images smaller than one window (80 x 80 pixels with the defaults, after padding) are refused.
 """

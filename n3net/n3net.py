@@ -1,4 +1,4 @@
-"""N3Net for denoising: DnCNN blocks interleaved with N3 blocks (N3NET.md section 3).
+"""N3Net for denoising: DnCNN blocks interleaved with N3 blocks (docs/n3net.md, section 5).
 
     N3Net(n_blocks=3): DnCNN(1 -> 8, d=6), N3Block(8 -> 64), DnCNN(64 -> 8, d=6), N3Block(8 -> 64),
                        DnCNN(64 -> 1, d=6); the output is the clean image.     about 706k parameters

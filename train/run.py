@@ -89,12 +89,14 @@ class Run:
         self.schedule = ExponentialDecayLR(self.optimizer, opts["lr_end"], opts["steps"])
         self.rng = np.random.default_rng(opts["seed"])
         self.step, self.best, self.best_step = 0, -np.inf, 0
+        self.seconds = 0.0                   # wall time spent in train(), validations included
         if ckpt is not None:
             self.optimizer.load_state_dict(ckpt["optimizer"])
             self.schedule.load_state_dict(ckpt["scheduler"])
             self.rng.bit_generator.state = json.loads(ckpt["rng"])
             self.step, self.best = int(ckpt["step"]), float(ckpt["best_val_psnr"])
             self.best_step = int(ckpt["best_val_step"])
+            self.seconds = float(ckpt.get("train_seconds", 0.0))
         self.loss_fn = MSELoss()
         self.has_n3 = bool(n3_blocks(self.model))
         self.diagnostics = None
@@ -136,7 +138,7 @@ class Run:
               "scheduler": self.schedule.state_dict(), "step": self.step,
               "rng": json.dumps(self.rng.bit_generator.state), "config": json.dumps(self.model.config),
               "train_args": json.dumps(self.opts), "best_val_psnr": float(self.best),
-              "best_val_step": self.best_step},
+              "best_val_step": self.best_step, "train_seconds": self.seconds},
              os.path.join(self.out, name))
 
     def train_step(self):
@@ -179,14 +181,19 @@ class Run:
         val_psnr = None
         while self.step < self.opts["steps"] and not self.stop_requested:
             lr = self.optimizer.param_groups[0]["lr"]
+            tick = time.monotonic()
             loss = self.train_step()
-            record = {"step": self.step, "loss": loss, "lr": lr, "grad_norm": self.grad_norm}
+            self.seconds += time.monotonic() - tick
+            record = {"step": self.step, "loss": loss, "lr": lr, "grad_norm": self.grad_norm,
+                      "seconds": round(self.seconds, 3)}
             if self.diagnostics:
                 record["n3"] = self.diagnostics
             self._append(record)
             validated = self.step % self.opts["val_every"] == 0 or self.step == self.opts["steps"]
             if validated:
+                tick = time.monotonic()
                 val_psnr = self.validate()
+                self.seconds += time.monotonic() - tick
             if self.step % self.opts["checkpoint_every"] == 0:
                 self.checkpoint("last.npz")
                 self.last_saved = self.step

@@ -8,7 +8,7 @@ TINY = dict(depth=3, features=4, k=2, intermediate_channels=2, patch_size=3, str
 
 
 def test_parameter_counts_match_the_paper():
-    # Plötz and Roth 2018, Table 1 / N3NET.md: about 706k, 427k and 556k
+    # Plötz and Roth 2018, Table 1 / docs/n3net.md: about 706k, 427k and 556k
     assert build_model("n3net").num_parameters() == 705_511
     assert build_model("n3net-light").num_parameters() == 427_348
     assert build_model("dncnn17").num_parameters() == 556_097
