@@ -15,6 +15,7 @@ temperature CNNs stop learning.  Per N3 block, from the last forward (and backwa
                       embedding and temperature CNNs, for comparison
 
     stats = diagnose(model, noisy, clean)   # a training-mode forward + backward, state restored
+    stats = diagnose(model, noisy, clean, training=False)   # the same in evaluation mode
     stats = saturation(model)               # from the pass the model has just made (training)
 """
 import numpy as np
@@ -78,14 +79,16 @@ def saturation(model, threshold=THRESHOLD):
     return report
 
 
-def diagnose(model, noisy, clean, threshold=THRESHOLD):
-    """The saturation report of one training-mode forward and MSE backward on (noisy, clean)
-    batches (B, 1, H, W).  The model's running statistics, gradients and mode are restored."""
+def diagnose(model, noisy, clean, threshold=THRESHOLD, training=True):
+    """The saturation report of one forward and MSE backward on (noisy, clean) batches
+    (B, 1, H, W): in training mode (batch statistics, as a training step sees it) or, with
+    training=False, in evaluation mode (running statistics, as denoising sees it).  The model's
+    running statistics, gradients and mode are restored."""
     buffers = {name: b.copy() for name, b in model.named_buffers()}
     grads = [p.grad.copy() for p in model.parameters()]
     was_training = model.training
     try:
-        model.train()
+        model.train(training)
         loss = MSELoss()
         loss.forward(model.forward(noisy), clean)
         model.zero_grad()

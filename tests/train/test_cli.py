@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from minigrad import load
-from train import denoise, denoise_image, evaluate, run
+from train import denoise, denoise_image, diagnose, evaluate, run
 from train.data import DEFAULT_DATA, list_images, load_grayscale
 from train.errors import CLIError
 
@@ -197,6 +197,12 @@ def test_n3net_run_logs_the_saturation_diagnostic(data, tmp_path):
     assert block["block"] == "stages.1" and 0 <= block["saturated"] <= 1 and block["t_min"] > 0
     config = json.loads(load(out / "last.npz")["config"])
     assert config["distance_bn"] is False and config["variant"] == "reference"
+    # the trained model's diagnostic on the test images, in evaluation mode
+    assert diagnose.main(["--checkpoint", str(out / "best.npz"), "--crops", "2", "--json", str(out / "d.json")]) == 0
+    report = json.loads((out / "d.json").read_text())
+    assert report["mode"] == "evaluation" and report["sigma"] == 25 and len(report["blocks"]) == 1
+    with pytest.raises(CLIError, match="too small"):
+        diagnose.main(["--checkpoint", str(out / "best.npz"), "--crop", "40"])
 
 
 def test_n3_options_are_refused_for_dncnn(data, tmp_path):

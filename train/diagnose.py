@@ -1,0 +1,69 @@
+"""Is a trained N3Net's continuous KNN still soft?  The saturation diagnostic (n3net/diagnostics.py)
+of every N3 block, on noisy crops of clean images.
+
+    python train/diagnose.py --checkpoint runs/denoise/best.npz
+    python train/diagnose.py --checkpoint CKPT --images data/images/test --crop 80 --sigma 25 --train-mode
+
+Draws --crops random crops (fixed --seed) of the images, adds noise, and runs one forward and MSE
+backward in evaluation mode (running statistics, as denoising does; --train-mode for batch
+statistics, as a training step does).  Prints, per block: the fraction of queries whose first
+weight w^1 exceeds 0.99, the median gap (d2 - d1) / t, the temperatures, and the gradient / weight
+norm ratios of the embedding CNN, the temperature CNN and the rest of the network.
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from n3net.diagnostics import diagnose, n3_blocks                     # noqa: E402
+from train.data import DEFAULT_DATA, CropSampler, add_noise, load_folder   # noqa: E402
+from train.errors import CLIError, run_cli                            # noqa: E402
+from train.inference import load_checkpoint, model_from_checkpoint    # noqa: E402
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Saturation diagnostic of a trained model's N3 blocks.")
+    p.add_argument("--checkpoint", required=True, help="a checkpoint written by train/denoise.py")
+    p.add_argument("--images", default=os.path.join(DEFAULT_DATA, "test"),
+                   help="folder of clean images (default: the embedded test images)")
+    p.add_argument("--sigma", type=float, help="noise level on the 0-255 scale (default: the run's)")
+    p.add_argument("--crop", type=int, default=80, help="side of the crops (default 80)")
+    p.add_argument("--crops", type=int, default=8, help="number of crops (default 8)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the crops and the noise (default 0)")
+    p.add_argument("--train-mode", action="store_true", help="batch statistics instead of running ones")
+    p.add_argument("--json", help="also write the report to this JSON file")
+    args = p.parse_args(argv)
+    ckpt = load_checkpoint(args.checkpoint)
+    model = model_from_checkpoint(ckpt, args.checkpoint)
+    if not n3_blocks(model):
+        raise CLIError(f"{args.checkpoint} holds a {json.loads(ckpt['config'])['name']}, which has no N3 block")
+    need = model.min_size()
+    if args.crop < need:
+        raise CLIError(f"--crop {args.crop} is too small: the N3 blocks need at least {need} pixels")
+    sigma = args.sigma if args.sigma is not None else json.loads(ckpt["train_args"])["sigma"]
+    rng = np.random.default_rng(args.seed)
+    sampler = CropSampler(load_folder(args.images, min_size=args.crop).values(), args.crop)
+    clean = sampler.sample(args.crops, rng)
+    report = diagnose(model, add_noise(clean, sigma, rng), clean, training=args.train_mode)
+    mode = "training" if args.train_mode else "evaluation"
+    print(f"{args.checkpoint}: {args.crops} crops of {args.crop}x{args.crop} of {args.images}, sigma "
+          f"{sigma:g}, {mode} mode")
+    print(f"{'block':<10}{'saturated':>10}{'gap':>8}{'t median [min, max]':>26}"
+          f"{'grad/weight: embedding, temperature, rest':>44}")
+    for b in report:
+        print(f"{b['block']:<10}{100 * b['saturated']:9.1f}%{b['gap_median']:8.2f}"
+              f"{b['t_median']:10.3f} [{b['t_min']:.3f}, {b['t_max']:.3f}]"
+              f"{b['grad_embedding']:18.1e}{b['grad_temperature']:13.1e}{b['grad_rest']:13.1e}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"checkpoint": args.checkpoint, "sigma": sigma, "mode": mode, "blocks": report}, f, indent=1)
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
