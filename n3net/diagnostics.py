@@ -21,7 +21,7 @@ temperature CNNs stop learning.  Per N3 block, from the last forward (and backwa
 import numpy as np
 
 from layers import MSELoss
-from minigrad.backend import get_array_module, to_numpy
+from minigrad.backend import to_numpy
 
 from .n3block import N3Block
 
@@ -51,13 +51,12 @@ def selection_statistics(block):
     tiles = block._saved("_tiles")
     t_map = block._t                                                    # (B, n1, n2)
     w1, gap, t = [], [], []
-    for (q0, q1, _, _), (c0, c1, _, _), select, _, _, Dn in tiles:
-        xp = get_array_module(Dn)
-        t_tile = t_map[:, q0:q1, c0:c1].reshape(Dn.shape[0], -1)         # (B, nq)
-        nearest = xp.partition(Dn, 1, axis=-1)[..., :2]                 # (B, nq, 2): d1 <= d2
+    for (q0, q1, _, _), (c0, c1, _, _), select, _, _, Dn in tiles:     # on the host: not a hot path
+        t_tile = to_numpy(t_map[:, q0:q1, c0:c1]).reshape(Dn.shape[0], -1)   # (B, nq)
+        nearest = np.partition(to_numpy(Dn), 1, axis=-1)[..., :2]       # (B, nq, 2): d1 <= d2
         w1.append(to_numpy(select.weights[:, :, 0].max(axis=-1)).ravel())
-        gap.append(to_numpy((nearest[..., 1] - nearest[..., 0]) / t_tile).ravel())
-        t.append(to_numpy(t_tile).ravel())
+        gap.append(((nearest[..., 1] - nearest[..., 0]) / t_tile).ravel())
+        t.append(t_tile.ravel())
     return np.concatenate(w1), np.concatenate(gap), np.concatenate(t)
 
 
