@@ -99,14 +99,22 @@ def time_table(runs):
     return "\n".join(lines)
 
 
+def fmt(value, spec):
+    """A number, or "-" where an older run did not log it."""
+    return "-" if value is None else format(value, spec)
+
+
 def saturation_table(runs):
-    lines = ["| run | block | step | saturated (w1 > 0.99) | median (d2 - d1) / t | t median [min, max] | "
-             "grad/weight: embedding, temperature, rest |", "|---|---|---|---|---|---|---|"]
+    lines = ["| run | block | step | saturated (w1 > 0.99) | median w1 | median n_eff | median logit sd | median (d2 - d1) / t | "
+             "t median [min, max] | grad/weight: embedding, temperature, rest |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for run in runs:
         for record in (run["n3_first"], run["n3"]) if run["n3"] else ():
             for block in record["n3"]:
                 lines.append(f"| {run['name']} | {block['block']} | {record['step']} | "
-                             f"{100 * block['saturated']:.1f} % | {block['gap_median']:.2f} | "
+                             f"{100 * block['saturated']:.1f} % | {fmt(block.get('w1_median'), '.3f')} | "
+                             f"{fmt(block.get('n_eff_median'), '.1f')} | {fmt(block.get('logit_std_median'), '.2f')} | "
+                             f"{block['gap_median']:.2f} | "
                              f"{block['t_median']:.3f} [{block['t_min']:.3f}, {block['t_max']:.3f}] | "
                              f"{block['grad_embedding']:.1e}, {block['grad_temperature']:.1e}, "
                              f"{block['grad_rest']:.1e} |")

@@ -5,6 +5,12 @@ weight vector w^1 (Eq. 8) is one-hot for most queries is a hard KNN, and its emb
 temperature CNNs stop learning.  Per N3 block, from the last forward (and backward) pass:
 
     saturated         fraction of queries whose largest first weight max_m w^1_m exceeds 0.99
+    w1_median         median over queries of that largest first weight
+    n_eff_median      median over queries of 1 / sum_m (w^1_m)^2, the number of candidates the
+                      first weight vector effectively averages (1: hard; 224: uniform)
+    logit_std_median  median over queries of the standard deviation of the first logits
+                      -D_hat / t over the query's candidates: how peaked w^1 can be (below about 1,
+                      w^1 is close to uniform; above about 5, close to one-hot)
     gap_median        median over queries of (d2 - d1) / t: the gap between the nearest and the
                       second-nearest candidate in units of the temperature, on the distances the
                       softmax sees (after the distance batch-norm); > 5 means w^1 > 0.99
@@ -46,18 +52,28 @@ def _ratio(params):
 
 
 def selection_statistics(block):
-    """First weights, gaps and temperatures of every query of the block's last forward pass:
-    three flat NumPy arrays (w1_max, gap, t), in tile order."""
+    """Largest first weights, effective numbers of candidates, spreads of the first logits, gaps and
+    temperatures of every query of the block's last forward pass: five flat NumPy arrays
+    (w1_max, n_eff, logit_std, gap, t), in tile order."""
     tiles = block._saved("_tiles")
     t_map = block._t                                                    # (B, n1, n2)
-    w1, gap, t = [], [], []
+    w1, n_eff, logit_std, gap, t = [], [], [], [], []
     for (q0, q1, _, _), (c0, c1, _, _), select, _, _, Dn in tiles:     # on the host: not a hot path
         t_tile = to_numpy(t_map[:, q0:q1, c0:c1]).reshape(Dn.shape[0], -1)   # (B, nq)
-        nearest = np.partition(to_numpy(Dn), 1, axis=-1)[..., :2]       # (B, nq, 2): d1 <= d2
-        w1.append(to_numpy(select.weights[:, :, 0].max(axis=-1)).ravel())
+        Dn = to_numpy(Dn)                                                # (B, nq, nu)
+        nearest = np.partition(Dn, 1, axis=-1)[..., :2]                  # (B, nq, 2): d1 <= d2
+        finite = np.isfinite(Dn)
+        count = finite.sum(axis=-1)                                      # (B, nq) candidates
+        D0 = np.where(finite, Dn, 0)
+        mean = D0.sum(axis=-1) / count
+        var = np.where(finite, D0 - mean[..., None], 0) ** 2
+        logit_std.append((np.sqrt(var.sum(axis=-1) / count) / t_tile).ravel())
+        first = to_numpy(select.weights[:, :, 0])                        # (B, nq, nu): w^1
+        w1.append(first.max(axis=-1).ravel())
+        n_eff.append((1 / (first * first).sum(axis=-1)).ravel())
         gap.append(((nearest[..., 1] - nearest[..., 0]) / t_tile).ravel())
         t.append(t_tile.ravel())
-    return np.concatenate(w1), np.concatenate(gap), np.concatenate(t)
+    return tuple(np.concatenate(a) for a in (w1, n_eff, logit_std, gap, t))
 
 
 def saturation(model, threshold=THRESHOLD):
@@ -68,8 +84,10 @@ def saturation(model, threshold=THRESHOLD):
     rest = [p for p in model.parameters() if id(p) not in inside]
     report = []
     for name, block in blocks:
-        w1, gap, t = selection_statistics(block)
+        w1, n_eff, logit_std, gap, t = selection_statistics(block)
         report.append({"block": name, "saturated": float((w1 > threshold).mean()),
+                       "w1_median": float(np.median(w1)), "n_eff_median": float(np.median(n_eff)),
+                       "logit_std_median": float(np.median(logit_std)),
                        "gap_median": float(np.median(gap)), "t_median": float(np.median(t)),
                        "t_min": float(t.min()), "t_max": float(t.max()),
                        "grad_embedding": _ratio(block.embedding.parameters()),

@@ -7,8 +7,10 @@ of every N3 block, on noisy crops of clean images.
 Draws --crops random crops (fixed --seed) of the images, adds noise, and runs one forward and MSE
 backward in evaluation mode (running statistics, as denoising does; --train-mode for batch
 statistics, as a training step does).  Prints, per block: the fraction of queries whose first
-weight w^1 exceeds 0.99, the median gap (d2 - d1) / t, the temperatures, and the gradient / weight
-norm ratios of the embedding CNN, the temperature CNN and the rest of the network.
+weight w^1 exceeds 0.99, the medians of the largest first weight, of the effective number of
+candidates 1 / sum (w^1)^2, of the spread of the first logits over the candidates and of the gap
+(d2 - d1) / t, the temperatures, and the gradient /
+weight norm ratios of the embedding CNN, the temperature CNN and the rest of the network.
 """
 import argparse
 import json
@@ -52,10 +54,11 @@ def main(argv=None):
     mode = "training" if args.train_mode else "evaluation"
     print(f"{args.checkpoint}: {args.crops} crops of {args.crop}x{args.crop} of {args.images}, sigma "
           f"{sigma:g}, {mode} mode")
-    print(f"{'block':<10}{'saturated':>10}{'gap':>8}{'t median [min, max]':>26}"
+    print(f"{'block':<10}{'saturated':>10}{'w1':>7}{'n_eff':>7}{'logit sd':>9}{'gap':>8}{'t median [min, max]':>26}"
           f"{'grad/weight: embedding, temperature, rest':>44}")
     for b in report:
-        print(f"{b['block']:<10}{100 * b['saturated']:9.1f}%{b['gap_median']:8.2f}"
+        print(f"{b['block']:<10}{100 * b['saturated']:9.1f}%{b['w1_median']:7.3f}{b['n_eff_median']:7.1f}{b['logit_std_median']:9.2f}"
+              f"{b['gap_median']:8.2f}"
               f"{b['t_median']:10.3f} [{b['t_min']:.3f}, {b['t_max']:.3f}]"
               f"{b['grad_embedding']:18.1e}{b['grad_temperature']:13.1e}{b['grad_rest']:13.1e}")
     if args.json:

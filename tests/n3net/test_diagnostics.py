@@ -41,9 +41,11 @@ def test_statistics_agree_with_the_weights(rng):
     x = rng.random((2, 1, 14, 13))
     model.forward(x)
     for _, block in n3_blocks(model):
-        w1, gap, t = selection_statistics(block)
+        w1, n_eff, logit_std, gap, t = selection_statistics(block)
         B, n1, n2 = block._t.shape
-        assert w1.shape == gap.shape == t.shape == (B * n1 * n2,)
+        assert w1.shape == n_eff.shape == logit_std.shape == gap.shape == t.shape == (B * n1 * n2,)
+        assert np.all(logit_std > 0)
+        assert np.all(n_eff >= 1) and np.all(n_eff <= 1 / w1 ** 2 + 1e-9)   # sum w^2 >= max(w)^2
         assert np.all(gap >= 0) and np.all((w1 > 0) & (w1 <= 1))
         np.testing.assert_allclose(np.sort(t), np.sort(block._t.ravel()))
         # the paper form's first weights are softmax(-D_hat / t): its largest is 1 / sum exp(-gap...)
