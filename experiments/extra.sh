@@ -17,6 +17,6 @@ row() {                    # row NAME ARGS...: one training run into $out/NAME, 
     $py train/denoise.py "$@" --out "$out/$name" "${resume[@]}" > "$out/$name.log" 2>&1
 }
 row default                                          # python train/denoise.py, as the README says
-row default-no-distance-bn --no-distance-bn --threads 1 &
-row default-released-init --init released --threads 1 &
+row default-no-distance-bn --no-distance-bn --threads 1 --minutes 30 &
+row default-released-init --init released --threads 1 --minutes 30 &
 wait

@@ -8,7 +8,7 @@ patch, Hp x Wp the padded image.
     logT = f_T(Y)                       temperature CNN               (B, 1, H, W)
     pad Y, E, logT with zeros so that (Hp - p) and (Wp - p) are multiples of s
     y_l, e_l = the p x p patches at stride s of Y and E               (B, n1, n2, F)
-    t_l  = 0.1 exp(mean of logT over patch l)                         (B, n1, n2)
+    t_l  = 0.1 exp(mean of logT over patch l), at least min_temperature   (B, n1, n2)
     candidates of query (i, j): the w x w patches whose rows start at clamp(i - w//2, 0, n1 - w)
         (columns likewise): the window is shifted inward at the border, never cut; the query
         itself is excluded, leaving w*w - 1 candidates
@@ -38,6 +38,9 @@ from minigrad.module import Module, Sequential
 
 from .distance_bn import DistanceBatchNorm
 from .knn import HardKNN, NeuralNearestNeighbors, squared_distances, squared_distances_backward
+
+
+TEMPERATURE_SCALE = 0.1      # t = 0.1 exp(mean of the log-temperature map over the patch)
 
 
 def embedding_cnn(in_channels, out_channels, features=64):
@@ -156,7 +159,11 @@ class PatchNeighbours(Module):
         if logT is None:
             t = xp.ones((B, n1, n2), Y.dtype)
         else:
-            t = 0.1 * xp.exp(self._patches(logT).mean(axis=-1))                  # (B, n1, n2)
+            mean_logT = self._patches(logT).mean(axis=-1)                        # (B, n1, n2)
+            # the floor: below it the temperature's gradient, ~1/t^2, overflows float32
+            floor = float(np.log(self.min_temperature / TEMPERATURE_SCALE))     # a Python float: keeps the dtype
+            self._t_free = mean_logT > floor                                     # (B, n1, n2)
+            t = TEMPERATURE_SCALE * xp.exp(xp.maximum(mean_logT, floor))         # (B, n1, n2)
         tiles = [(rows, cols) for rows in query_tiles(n1, self.query_tile, w)
                  for cols in query_tiles(n2, self.query_tile, w)]
 
@@ -268,9 +275,10 @@ class PatchNeighbours(Module):
         dE = self._unpatch(de_patches)
         dlogT = None
         if self._logT:
-            # t = 0.1 exp(mean over the p*p pixels of logT): d mean = dt * t, spread evenly
+            # t = 0.1 exp(mean over the p*p pixels of logT): d mean = dt * t (0 where t is at its
+            # floor), spread evenly over the patch
             p2 = self.patch_size ** 2
-            dmean = (dt * self._t)[..., None] / p2                                # (B, n1, n2, 1)
+            dmean = (dt * self._t * self._t_free)[..., None] / p2                # (B, n1, n2, 1)
             dlogT = self._unpatch(xp.broadcast_to(dmean, (B, n1, n2, p2)))        # (B, 1, H, W)
         dY += self._embed_backward(dE, dlogT)
         return dY[0] if self._single else dY
@@ -284,12 +292,18 @@ class N3Block(PatchNeighbours):
     (B, C (k + 1), H, W).  variant="paper" (Eqs. 8-11) or "reference" (the released code).
     distance_bn=True (the default, as the released code): the KNN's first logits are BN(-D)
     rather than -D (distance_bn.py); False gives the block without it, for comparison.
+    min_temperature: the temperatures are kept at or above it (no gradient reaches the temperature
+    CNN where they are held): a temperature net that drives t towards 0 makes dL/dt ~ 1/t^2
+    overflow float32 (seen in training at t ~ 1e-31); at 1e-4 the first logits may still be 10^4
+    times the normalised distances, a hard KNN for practical purposes.
     """
 
     def __init__(self, in_channels, k=7, patch_size=10, stride=5, match_window=15, features=64,
-                 variant="paper", query_tile=8, distance_bn=True):
+                 variant="paper", query_tile=8, distance_bn=True, min_temperature=1e-4):
         super().__init__(in_channels, k, patch_size, stride, match_window, query_tile)
-        self.variant = variant
+        if not 0 < min_temperature < TEMPERATURE_SCALE:
+            raise ValueError(f"min_temperature must lie in (0, {TEMPERATURE_SCALE}), got {min_temperature}")
+        self.variant, self.min_temperature = variant, min_temperature
         self.embedding = embedding_cnn(in_channels, in_channels, features)
         self.temperature = embedding_cnn(in_channels, 1, features)
         self.distance_bn = DistanceBatchNorm() if distance_bn else None

@@ -158,6 +158,10 @@ class Run:
         will_validate = (self.step + 1) % self.opts["val_every"] == 0 or self.step + 1 == self.opts["steps"]
         self.diagnostics = saturation(self.model) if will_validate and self.has_n3 else None
         self.grad_norm = clip_grad_norm(self.model.parameters(), self.opts["clip"] or math.inf)
+        if not np.isfinite(self.grad_norm):         # checked before the update: the weights stay good
+            raise CLIError(f"the gradients became {self.grad_norm} at step {self.step + 1} (loss {loss:.3g}); "
+                           f"the last good state is in {os.path.join(self.out, 'last.npz')} (step "
+                           f"{self.last_saved}); start a new run with a lower --lr")
         self.optimizer.step()
         self.schedule.step()
         self.step += 1

@@ -160,6 +160,23 @@ def test_evaluation_streams_the_tiles_and_equals_the_training_path(rng):
     np.testing.assert_allclose(streamed, with_grad, rtol=1e-12, atol=1e-12)
 
 
+def test_temperature_floor(rng):
+    # a temperature CNN that drives t towards 0 is held at min_temperature: finite outputs and
+    # gradients, and no gradient to the temperature CNN through the held temperatures
+    block = small_block(rng, min_temperature=1e-3)
+    block.temperature[-1].bias.data[...] = -200.0
+    Y = rng.standard_normal((1, 2, 9, 9))
+    out = block.forward(Y)
+    np.testing.assert_allclose(block._t, 1e-3)
+    dY = block.backward(rng.standard_normal(out.shape))
+    assert np.isfinite(out).all() and np.isfinite(dY).all()
+    assert not block.temperature[-1].bias.grad.any()
+    Y32 = Y.astype(np.float32)
+    assert small_block(rng).float().forward(Y32).dtype == np.float32
+    with pytest.raises(ValueError, match="min_temperature"):
+        N3Block(2, min_temperature=0.5)
+
+
 def test_tiling_does_not_change_the_result(rng):
     Y = rng.standard_normal((1, 2, 13, 13))
     a = small_block(rng, match_window=3, query_tile=1)
