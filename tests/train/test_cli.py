@@ -103,6 +103,23 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(data, tmp_path, monke
     assert load(out / "last.npz")["step"] == 2
 
 
+def test_non_finite_gradients_stop_before_the_update(data, tmp_path, monkeypatch):
+    real_clip = run.clip_grad_norm
+    calls = []
+
+    def clip_turning_inf(params, max_norm):
+        calls.append(1)
+        norm = real_clip(params, max_norm)
+        return np.inf if len(calls) == 3 else norm
+
+    monkeypatch.setattr(run, "clip_grad_norm", clip_turning_inf)
+    out = tmp_path / "inf"
+    with pytest.raises(CLIError, match=r"the gradients became inf at step 3 .*last.npz \(step 2\)"):
+        denoise.main(TINY + ["--steps", "6", "--checkpoint-every", "2", "--val-every", "100",
+                             "--no-test", "--data", str(data), "--out", str(out)])
+    assert load(out / "last.npz")["step"] == 2
+
+
 def test_evaluate_after_a_short_training_beats_the_noisy_input(data, tmp_path):
     out = tmp_path / "short"
     assert denoise.main(TINY + ["--steps", "60", "--lr", "3e-3", "--val-every", "100", "--no-test",
