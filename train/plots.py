@@ -34,20 +34,22 @@ def plot_curves(records, path):
 
 
 def plot_saturation(records, ax):
-    """The N3 blocks' saturation diagnostic (n3net/diagnostics.py) against the step: the fraction
-    of saturated queries (w^1 > 0.99) and the median gap (d2 - d1) / t, per block."""
+    """The N3 blocks' diagnostic (n3net/diagnostics.py) against the step, per block: the fraction of
+    saturated queries (w^1 > 0.99) and, dashed, the median effective number of candidates of w^1
+    (the median gap (d2 - d1) / t for runs logged before it existed)."""
     steps = [r["step"] for r in records]
-    gap_ax = ax.twinx()
+    key, label = (("n_eff_median", "median n_eff of w1 (dashed)") if "n_eff_median" in records[0]["n3"][0]
+                  else ("gap_median", "median (d2 - d1) / t (dashed)"))
+    right = ax.twinx()
     for i, block in enumerate(records[0]["n3"]):
         name = block["block"]
         ax.plot(steps, [100 * r["n3"][i]["saturated"] for r in records], "o-", color=f"C{i}", ms=3,
                 label=f"{name}: % saturated")
-        gap_ax.plot(steps, [r["n3"][i]["gap_median"] for r in records], "--", color=f"C{i}",
-                    label=f"{name}: median (d2 - d1) / t")
-    ax.set(xlabel="step", ylabel="% of queries with w1 > 0.99", title="N3 blocks: saturation")
+        right.plot(steps, [r["n3"][i][key] for r in records], "--", color=f"C{i}")
+    ax.set(xlabel="step", ylabel="% of queries with w1 > 0.99", title="N3 blocks: how soft is the KNN?")
     ax.set_ylim(bottom=0)
-    gap_ax.set_ylabel("median (d2 - d1) / t (dashed)")
-    gap_ax.set_ylim(bottom=0)
+    right.set_ylabel(label)
+    right.set_ylim(bottom=0)
     ax.legend(fontsize=7, loc="upper left")
     ax.grid(alpha=0.3)
 
