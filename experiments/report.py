@@ -2,6 +2,7 @@
 blocks' saturation diagnostic at the last diagnosed step (the README's Table 1 comes from here).
 
     python experiments/report.py runs/table1/dncnn17 runs/table1/n3net ...
+    python experiments/report.py runs/table1/n3net-light --curves docs/figures   # and redraw curves.png
 
 Each folder is one train/denoise.py run with its test.json, metrics.jsonl and last.npz.
 """
@@ -14,6 +15,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from minigrad import load                                             # noqa: E402
+from train.plots import plot_curves                                   # noqa: E402
 
 # BM3D on the test images, whole, sigma 25 (data/README.md: measured when the data set was assembled)
 BM3D_SIGMA25 = {"ascent": 31.33, "brick": 34.94, "camera": 29.86, "coins": 28.58, "einstein": 30.04,
@@ -124,7 +126,10 @@ def saturation_table(runs):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+", help="run folders (train/denoise.py --out)")
-    folders = p.parse_args(argv).runs
+    p.add_argument("--curves", help="also draw each run's curves (train/plots.py, from its metrics.jsonl) "
+                   "into this folder as NAME_curves.png")
+    args = p.parse_args(argv)
+    folders = args.runs
     missing = [f for f in folders if not os.path.exists(os.path.join(f, "test.json"))]
     if missing:
         print(f"not finished (no test.json): {', '.join(missing)}", file=sys.stderr)
@@ -132,6 +137,12 @@ def main(argv=None):
     if not folders:
         return 2
     runs = [read_run(f) for f in folders]
+    if args.curves:
+        os.makedirs(args.curves, exist_ok=True)
+        for folder, run in zip(folders, runs):
+            with open(os.path.join(folder, "metrics.jsonl")) as f:
+                plot_curves([json.loads(line) for line in f if line.strip()],
+                            os.path.join(args.curves, f"{run['name']}_curves.png"))
     print(f"Test images whole, sigma {runs[0]['test']['sigma']:g}, noise seed {runs[0]['test']['seed']}, "
           f"best model by validation PSNR. PSNR (dB):\n")
     print(psnr_table(runs), "\n\nSSIM:\n")
