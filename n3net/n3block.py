@@ -102,6 +102,7 @@ class PatchNeighbours(Module):
         self.patch_size, self.stride, self.match_window = patch_size, stride, match_window
         self.query_tile = query_tile
         self.out_channels = in_channels * (k + 1)
+        self.distance_bn = None                  # N3Block sets its DistanceBatchNorm here
 
     def extra_repr(self):
         return (f"{self.in_channels}, k={self.k}, patch_size={self.patch_size}, stride={self.stride}, "
@@ -161,7 +162,7 @@ class PatchNeighbours(Module):
         else:
             mean_logT = self._patches(logT).mean(axis=-1)                        # (B, n1, n2)
             # the floor: below it the temperature's gradient, ~1/t^2, overflows float32
-            floor = float(np.log(self.min_temperature / TEMPERATURE_SCALE))     # a Python float: keeps the dtype
+            floor = float(np.log(self.min_temperature / TEMPERATURE_SCALE))     # Python float: keeps dtype
             self._t_free = mean_logT > floor                                     # (B, n1, n2)
             t = TEMPERATURE_SCALE * xp.exp(xp.maximum(mean_logT, floor))         # (B, n1, n2)
         tiles = [(rows, cols) for rows in query_tiles(n1, self.query_tile, w)
@@ -178,7 +179,7 @@ class PatchNeighbours(Module):
         # The distance batch-norm of a training batch needs the statistics of every tile's
         # distances first: two passes over the tiles.  Inference (no_grad, running statistics)
         # streams one tile at a time and keeps nothing.
-        bn = getattr(self, "distance_bn", None)
+        bn = self.distance_bn
         two_pass = grad_enabled() or (bn is not None and bn.training)
         if two_pass:
             QXD = [distances(rows, cols) for rows, cols in tiles]
@@ -216,10 +217,9 @@ class PatchNeighbours(Module):
 
     def _normalise(self, D_tiles):
         """The distances the selection sees: batch-normalised where the block has a distance BN."""
-        bn = getattr(self, "distance_bn", None)
-        if bn is None:
+        if self.distance_bn is None:
             return D_tiles
-        out = bn.forward(*D_tiles)
+        out = self.distance_bn.forward(*D_tiles)
         return [out] if len(D_tiles) == 1 else list(out)
 
     def _region(self, q0, q1, c0, c1):
@@ -258,9 +258,8 @@ class PatchNeighbours(Module):
             if self._logT:
                 dt[:, q0:q1, c0:c1] = grads[2].reshape(B, q1 - q0, c1 - c0)
             dDn.append(grads[1])
-        bn = getattr(self, "distance_bn", None)
-        if bn is not None:             # the batch-norm's backward couples all the tiles
-            dD = bn.backward(*dDn)
+        if self.distance_bn is not None:     # the batch-norm's backward couples all the tiles
+            dD = self.distance_bn.backward(*dDn)
             dD = [dD] if len(dDn) == 1 else list(dD)
         else:
             dD = dDn
