@@ -92,7 +92,7 @@ def time_table(runs):
         a = run["args"]
         options = f"--model {a['model']}" + (f" --variant {a['variant']}" if a.get("variant", "paper") != "paper" else "") \
             + (" --no-distance-bn" if not a.get("distance_bn", True) else "") \
-            + (f" --init {a['init']}" if a.get("init", "default") != "default" else "") + f" --seed {a['seed']}"
+            + f" --init {a.get('init', 'default')} --seed {a['seed']}"
         sec = run["seconds"]
         time = f"{sec / 60:.1f} min" if sec is not None else "-"
         per = f"{sec / run['steps']:.2f}" if sec is not None else "-"

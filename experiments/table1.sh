@@ -2,7 +2,7 @@
 # Table 1 at small scale (README, "Table 1 at small scale"): every row trained with one recipe,
 # train/denoise.py's defaults (sigma 25, batch 4 of 80x80 crops with flips and rotations, Adam,
 # lr 2e-3 decaying exponentially to 1e-4, weight decay 1e-4, gradient clipping at norm 1, the
-# project's initialisation) and 1000 steps, then evaluated on the test images whole (noise seed 0).
+# project's initialisation, --init default, for every row) and 1000 steps, then evaluated on the test images whole (noise seed 0).
 # Two queues run side by side, each on one thread (the machine has two cores).
 # Usage: bash experiments/table1.sh [out folder, default runs/table1]
 set -euo pipefail
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 out=${1:-runs/table1}
 mkdir -p "$out"
 py=.venv/bin/python
-common=(--steps 1000 --threads 1 --minutes 80)
+common=(--steps 1000 --init default --threads 1 --minutes 80)
 row() {                    # row NAME ARGS...: one training run into $out/NAME, log in $out/NAME.log
     local name=$1; shift
     [ -f "$out/$name/test.json" ] && return 0

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/table1}
 py=.venv/bin/python
-common=(--steps 1000 --threads 1 --minutes 80)
+common=(--steps 1000 --init default --threads 1 --minutes 80)
 row() {
     local name=$1; shift
     [ -f "$out/$name/test.json" ] && return 0

@@ -26,7 +26,7 @@ from train.run import Run                                             # noqa: E4
 DEFAULTS = dict(model="n3net-light", depth=None, features=None, sigma=25.0, crop=80, batch_size=4, steps=800,
                 minutes=None, lr=2e-3, lr_end=1e-4, weight_decay=1e-4, clip=1.0, seed=0, device="cpu", out="runs/denoise",
                 data=None, val_every=50, val_crop=256, checkpoint_every=25, test=True, threads=None,
-                init="default", variant="paper", distance_bn=True)
+                init=None, variant="paper", distance_bn=True)
 # options that a resumed run may change; all others come from the checkpoint
 RESUMABLE = {"minutes", "device", "val_every", "checkpoint_every", "test", "threads"}
 
@@ -41,7 +41,7 @@ def parse_args(argv):
     p.add_argument("--features", type=int, help="feature channels of the convolutions (default 64)")
     p.add_argument("--init", choices=["default", "released"], help="initial weights: default (the "
                    "layers' own, with every DnCNN starting as the identity) or released (the released "
-                   "N3Net code's) (default: default)")
+                   "N3Net code's) (default: released for n3net and n3net-light, default for the others)")
     p.add_argument("--variant", choices=["paper", "reference"], help="relaxation of the N3 blocks: "
                    "paper (Eqs. 8-11) or reference (the released code's) (default paper)")
     p.add_argument("--no-distance-bn", dest="distance_bn", action="store_const", const=False,

@@ -43,12 +43,20 @@ def weight_decay_groups(model, weight_decay):
     return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
 
 
+def default_init(opts):
+    """The run's initialisation: --init, or the model's best ("released" for N3 models)."""
+    if opts.get("init") is not None:
+        return opts["init"]
+    return "released" if opts["model"] in N3_MODELS else "default"
+
+
 def model_options(opts):
     """build_model's options for the run's --model, --depth, --features, --init, --variant and
     --no-distance-bn.  The project's initialisation ("default") starts every DnCNN as the identity
-    (zero_init_residual); "released" is the released N3Net code's, without that."""
+    (zero_init_residual); "released" is the released N3Net code's, without that.  Without --init,
+    N3 models take "released" and the others "default": what trained each best (README)."""
     options = {k: opts[k] for k in ("depth", "features") if opts.get(k) is not None}
-    if opts.get("init", "default") == "released":
+    if default_init(opts) == "released":
         options["init"] = "released"
     else:
         options["zero_init_residual"] = True
@@ -72,6 +80,7 @@ class Run:
         self.device = opts["device"]
         require_device(self.device)
         if ckpt is None:
+            opts["init"] = default_init(opts)        # recorded in the checkpoint's train_args
             init.manual_seed(opts["seed"])
             self.model = build_model(opts["model"], **model_options(opts))
         else:
