@@ -84,8 +84,8 @@ class DistanceBatchNorm(Module):
         a_hats, outputs = [], []
         for D, f in zip(tiles, finite):
             a_hat = xp.where(f, (-D - mean) * inv_std, 0)                   # 0 where D = +inf
-            outputs.append(xp.where(f, -(gamma * a_hat + beta), xp.inf).astype(D.dtype))
-            a_hats.append(a_hat.astype(D.dtype))
+            outputs.append(xp.where(f, -(gamma * a_hat + beta), xp.inf).astype(D.dtype, copy=False))
+            a_hats.append(a_hat.astype(D.dtype, copy=False))
         self._inv_std = inv_std
         self._cache = (a_hats, finite) if grad_enabled() else None
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
@@ -103,7 +103,7 @@ class DistanceBatchNorm(Module):
                 da = scale * (d - dbeta / self._n - a_hat * (dgamma / self._n))
             else:
                 da = scale * d
-            grads.append(xp.where(f, -da, 0).astype(d.dtype))
+            grads.append(xp.where(f, -da, 0).astype(d.dtype, copy=False))
         self.weight.grad += dgamma
         self.bias.grad += dbeta
         return grads[0] if len(grads) == 1 else tuple(grads)

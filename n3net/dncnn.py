@@ -20,7 +20,7 @@ from layers import BatchNorm2d, Conv2d, ReLU
 from layers.checks import as_batch
 from minigrad.module import Module, Sequential
 
-from .init import INITS, released_init
+from .init import initialise
 
 
 class DnCNN(Module):
@@ -37,10 +37,7 @@ class DnCNN(Module):
             layers[-1].weight.data[...] = 0
             layers[-1].bias.data[...] = 0
         self.body = Sequential(*layers)
-        if init not in INITS:
-            raise ValueError(f"unknown init {init!r}: use one of {', '.join(INITS)}")
-        if init == "released":
-            released_init(self, zero_last=zero_init_residual)
+        initialise(self, init, zero_last=zero_init_residual)
 
     def extra_repr(self):
         return f"{self.in_channels} -> {self.out_channels}, residual={self.residual}"

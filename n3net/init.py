@@ -21,6 +21,14 @@ INITS = ("default", "released")
 BN_SCALE_MIN = 0.025
 
 
+def initialise(model, init, zero_last=False):
+    """Apply the named initialisation to a freshly built model ("default": nothing to do)."""
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}: use one of {', '.join(INITS)}")
+    if init == "released":
+        released_init(model, zero_last)
+
+
 def released_init(model, zero_last=False, rng=None):
     """Re-initialise the convolutions and batch norms of `model` in place, as the released code.
 

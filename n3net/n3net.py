@@ -13,7 +13,7 @@
 from minigrad.module import Module, Sequential
 
 from .dncnn import DnCNN
-from .init import INITS, released_init
+from .init import initialise
 from .n3block import KNNBlock, N3Block
 
 
@@ -30,8 +30,6 @@ class N3Net(Module):
                                                   match_window=match_window, query_tile=query_tile)
         self.in_channels = in_channels
         dncnn = dict(depth=depth, features=features, zero_init_residual=zero_init_residual)
-        if init not in INITS:
-            raise ValueError(f"unknown init {init!r}: use one of {', '.join(INITS)}")
         stages = [DnCNN(in_channels, c, **dncnn)]
         for i in range(n_blocks - 1):
             if block == "n3":
@@ -42,8 +40,7 @@ class N3Net(Module):
             last = i == n_blocks - 2
             stages.append(DnCNN(c * (k + 1), out_channels if last else c, **dncnn))
         self.stages = Sequential(*stages)
-        if init == "released":
-            released_init(self, zero_last=zero_init_residual)
+        initialise(self, init, zero_last=zero_init_residual)
 
     def min_size(self):
         """Smallest image side the N3 blocks accept (80 pixels with the defaults)."""

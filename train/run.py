@@ -150,6 +150,15 @@ class Run:
               "best_val_step": self.best_step, "train_seconds": self.seconds},
              os.path.join(self.out, name))
 
+    def validates(self, step):
+        """Whether the run validates after this step: every --val-every steps and at the last."""
+        return step % self.opts["val_every"] == 0 or step == self.opts["steps"]
+
+    def _diverged(self, what):
+        """The error that stops a run whose loss or gradients stopped being finite."""
+        return CLIError(f"{what}; the last good state is in {os.path.join(self.out, 'last.npz')} "
+                        f"(step {self.last_saved}); start a new run with a lower --lr")
+
     def train_step(self):
         sigma = self.opts["sigma"]
         clean = self.sampler.sample(self.opts["batch_size"], self.rng)
@@ -158,19 +167,14 @@ class Run:
         estimate = self.model.forward(to_device(noisy, self.device))
         loss = float(self.loss_fn.forward(estimate, to_device(clean, self.device)))
         if not np.isfinite(loss):
-            raise CLIError(f"the loss became {loss} at step {self.step + 1}; the last good state is in "
-                           f"{os.path.join(self.out, 'last.npz')} (step {self.last_saved}); "
-                           f"start a new run with a lower --lr")
+            raise self._diverged(f"the loss became {loss} at step {self.step + 1}")
         self.model.zero_grad()
         self.model.backward(self.loss_fn.backward())
         # the N3 blocks' saturation diagnostic, on the steps that are validated (before clipping)
-        will_validate = (self.step + 1) % self.opts["val_every"] == 0 or self.step + 1 == self.opts["steps"]
-        self.diagnostics = saturation(self.model) if will_validate and self.has_n3 else None
+        self.diagnostics = saturation(self.model) if self.has_n3 and self.validates(self.step + 1) else None
         self.grad_norm = clip_grad_norm(self.model.parameters(), self.opts["clip"] or math.inf)
         if not np.isfinite(self.grad_norm):         # checked before the update: the weights stay good
-            raise CLIError(f"the gradients became {self.grad_norm} at step {self.step + 1} (loss {loss:.3g}); "
-                           f"the last good state is in {os.path.join(self.out, 'last.npz')} (step "
-                           f"{self.last_saved}); start a new run with a lower --lr")
+            raise self._diverged(f"the gradients became {self.grad_norm} at step {self.step + 1} (loss {loss:.3g})")
         self.optimizer.step()
         self.schedule.step()
         self.step += 1
@@ -202,7 +206,7 @@ class Run:
             if self.diagnostics:
                 record["n3"] = self.diagnostics
             self._append(record)
-            validated = self.step % self.opts["val_every"] == 0 or self.step == self.opts["steps"]
+            validated = self.validates(self.step)
             if validated:
                 tick = time.monotonic()
                 val_psnr = self.validate()

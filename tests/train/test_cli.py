@@ -83,6 +83,14 @@ def test_resume_continues_exactly(data, tmp_path, monkeypatch):
     assert [json.loads(line)["step"] for line in log if "loss" in line] == [1, 2, 3, 4, 5, 6]
 
 
+def assert_stops_keeping_step_2(data, out, message):
+    """A 6-step run checkpointing every 2 steps stops with `message` and keeps step 2's state."""
+    with pytest.raises(CLIError, match=message):
+        denoise.main(TINY + ["--steps", "6", "--checkpoint-every", "2", "--val-every", "100",
+                             "--no-test", "--data", str(data), "--out", str(out)])
+    assert load(out / "last.npz")["step"] == 2
+
+
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(data, tmp_path, monkeypatch):
     real_noise = run.add_noise
     calls = []
@@ -96,11 +104,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(data, tmp_path, monke
         return noisy
 
     monkeypatch.setattr(run, "add_noise", noise_turning_nan)
-    out = tmp_path / "nan"
-    with pytest.raises(CLIError, match=r"the loss became nan at step 4; .*last.npz \(step 2\)"):
-        denoise.main(TINY + ["--steps", "6", "--checkpoint-every", "2", "--val-every", "100",
-                             "--no-test", "--data", str(data), "--out", str(out)])
-    assert load(out / "last.npz")["step"] == 2
+    assert_stops_keeping_step_2(data, tmp_path / "nan", r"the loss became nan at step 4; .*last.npz \(step 2\)")
 
 
 def test_non_finite_gradients_stop_before_the_update(data, tmp_path, monkeypatch):
@@ -113,11 +117,7 @@ def test_non_finite_gradients_stop_before_the_update(data, tmp_path, monkeypatch
         return np.inf if len(calls) == 3 else norm
 
     monkeypatch.setattr(run, "clip_grad_norm", clip_turning_inf)
-    out = tmp_path / "inf"
-    with pytest.raises(CLIError, match=r"the gradients became inf at step 3 .*last.npz \(step 2\)"):
-        denoise.main(TINY + ["--steps", "6", "--checkpoint-every", "2", "--val-every", "100",
-                             "--no-test", "--data", str(data), "--out", str(out)])
-    assert load(out / "last.npz")["step"] == 2
+    assert_stops_keeping_step_2(data, tmp_path / "inf", r"the gradients became inf at step 3 .*last.npz \(step 2\)")
 
 
 def test_evaluate_after_a_short_training_beats_the_noisy_input(data, tmp_path):
