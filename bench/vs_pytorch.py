@@ -1,0 +1,204 @@
+"""Our engine against the obvious PyTorch (autograd) implementation, side by side, in one run.
+
+    python bench/vs_pytorch.py [--repeats 5] [--threads 2] [--sizes 256 512 1024] [--only WORK ...]
+
+Prints one row per piece of work, float32 on the CPU, with our time, PyTorch's time and the
+ratio (ours / PyTorch; below 1 is faster), and for the training steps and whole-image
+evaluations the peak memory of each:
+  * N3Net and DnCNN-17 training steps: batch 8 of 80 x 80, forward, MSE, backward, Adam;
+    PyTorch runs the twin of our network (bench/torch_models.py) with our weights;
+  * every convolution shape of N3Net, forward + backward (input and weight gradients) on (8, C, 80, 80);
+  * N3Net evaluation (eval mode, no gradients) of one grayscale image per size.
+Each measurement runs in a fresh process: the best time of --repeats runs after a warm-up,
+and the peak memory is the process's peak resident memory (VmHWM) during the warm-up and the
+runs, minus its resident memory just before (the model and the input already built), so that
+buffers kept between calls count.  The machine is shared and noisy: compare only ratios from
+the same run.  Needs PyTorch (pip install torch==2.13.0); without it only our column is printed.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+
+BATCH, CROP = 8, 80
+CONVS = [(1, 64, True), (64, 64, False), (64, 8, True), (8, 64, False), (64, 1, True)]   # N3Net's shapes
+
+
+def works(sizes):
+    """Every row of the table, by name."""
+    names = ["n3net step", "dncnn17 step"]
+    names += [f"conv {c}->{o}" for c, o, _ in CONVS]
+    names += [f"n3net eval {s}" for s in sizes]
+    return names
+
+
+# ---- the work, ours and PyTorch's: each returns a function that runs it once ---------------------
+def training_step(name, impl):
+    from n3net import build_model
+    model = build_model(name, **({"init": "released"} if name == "n3net" else {}))
+    rng = np.random.default_rng(0)
+    noisy = rng.random((BATCH, 1, CROP, CROP), dtype=np.float32)
+    clean = rng.random((BATCH, 1, CROP, CROP), dtype=np.float32)
+    if impl == "ours":
+        from layers import MSELoss
+        from minigrad.optim import Adam
+        loss, opt = MSELoss(), Adam(model.parameters(), lr=1e-4)
+
+        def step():
+            loss.forward(model.forward(noisy), clean)
+            model.zero_grad()
+            model.backward(loss.backward())
+            opt.step()
+        return step
+    import torch
+    from torch_models import twin
+    net = twin(model).train()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+    noisy, clean = torch.from_numpy(noisy), torch.from_numpy(clean)
+
+    def step():
+        loss = torch.nn.functional.mse_loss(net(noisy), clean)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step
+
+
+def conv_step(c, o, bias, impl):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((BATCH, c, CROP, CROP), dtype=np.float32)
+    dy = rng.standard_normal((BATCH, o, CROP, CROP), dtype=np.float32)
+    if impl == "ours":
+        from layers import Conv2d
+        conv = Conv2d(c, o, 3, padding=1, bias=bias)
+
+        def step():
+            conv.forward(x)
+            conv.backward(dy)
+        return step
+    import torch
+    conv = torch.nn.Conv2d(c, o, 3, padding=1, bias=bias)
+    xt, dyt = torch.from_numpy(x).requires_grad_(), torch.from_numpy(dy)
+
+    def step():
+        conv(xt).backward(dyt)
+    return step
+
+
+def evaluation(size, impl):
+    from n3net import build_model
+    model = build_model("n3net", init="released")
+    model.eval()
+    image = np.random.default_rng(0).random((1, 1, size, size), dtype=np.float32)
+    if impl == "ours":
+        from minigrad import no_grad
+
+        def denoise():
+            with no_grad():
+                model.forward(image)
+        return denoise
+    import torch
+    from torch_models import twin
+    net, image = twin(model).eval(), torch.from_numpy(image)
+
+    def denoise():
+        with torch.no_grad():
+            net(image)
+    return denoise
+
+
+def build(work, impl):
+    if work.endswith("step") and not work.startswith("conv"):
+        return training_step(work.split()[0], impl)
+    if work.startswith("conv"):
+        c, o = (int(v) for v in work.split()[1].split("->"))
+        return conv_step(c, o, dict(((a, b), bias) for a, b, bias in CONVS)[(c, o)], impl)
+    return evaluation(int(work.split()[-1]), impl)
+
+
+# ---- one measurement, in its own process -------------------------------------------------------------
+def memory_kb(field):
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def measure(work, impl, repeats, threads):
+    """Best time (s) and peak memory (MB) of one piece of work, in this process."""
+    if impl == "ours":
+        from minigrad.threads import set_num_threads
+        set_num_threads(threads)
+    else:
+        import torch
+        torch.set_num_threads(threads)
+    fn = build(work, impl)
+    base = memory_kb("VmRSS")
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")                           # reset the peak resident memory (VmHWM)
+    except OSError:
+        pass
+    fn()                                              # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best, (memory_kb("VmHWM") - base) / 1024
+
+
+def run_worker(work, impl, repeats, threads):
+    command = [sys.executable, os.path.abspath(__file__), "--worker", work, impl,
+               "--repeats", str(repeats), "--threads", str(threads)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode:
+        raise RuntimeError(f"{work} ({impl}) failed:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs after a warm-up (best kept)")
+    parser.add_argument("--threads", type=int, default=2, help="threads for BLAS and for PyTorch")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024], help="evaluation image sides")
+    parser.add_argument("--only", nargs="+", help="measure only these rows (names as printed)")
+    parser.add_argument("--worker", nargs=2, metavar=("WORK", "IMPL"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        work, impl = args.worker
+        seconds, mb = measure(work, impl, args.repeats, args.threads)
+        print(json.dumps({"seconds": seconds, "mb": mb}))
+        return
+    try:
+        import torch
+        impls = ["ours", "pytorch"]
+        versions = f"PyTorch {torch.__version__}"
+    except ImportError:
+        impls, versions = ["ours"], "PyTorch not installed (pip install torch==2.13.0): our column only"
+    print(f"NumPy {np.__version__}, {versions}; float32, {args.threads} threads, best of {args.repeats}")
+    print(f"{'work':<22} {'ours':>9} {'PyTorch':>9} {'ratio':>6} {'ours peak':>10} {'PyTorch peak':>13} {'ratio':>6}")
+    for work in args.only or works(args.sizes):
+        repeats = 1 if work.endswith("1024") else args.repeats
+        r = {impl: run_worker(work, impl, repeats, args.threads) for impl in impls}
+        ours = r["ours"]
+        row = f"{work:<22} {ours['seconds']:8.3f}s"
+        theirs = r.get("pytorch")
+        row += f" {theirs['seconds']:8.3f}s {ours['seconds'] / theirs['seconds']:5.2f}x" if theirs else ""
+        if not work.startswith("conv"):
+            row += f" {ours['mb']:8.0f}MB"
+            row += f" {theirs['mb']:11.0f}MB {ours['mb'] / theirs['mb']:5.2f}x" if theirs else ""
+        print(row, flush=True)
+
+
+if __name__ == "__main__":
+    main()
