@@ -5,7 +5,8 @@
 
 Layers normally keep what their backward needs (inputs, normalised values, masks).  When a
 whole image is denoised that is one large array per layer; under no_grad they keep none, so
-memory holds only the activations in flight.
+memory holds only the activations in flight; and when the outermost no_grad block ends, the
+scratch workspace (workspace.py) lets its buffers go, so that nothing stays alive after it.
 """
 import contextlib
 
@@ -25,3 +26,6 @@ def no_grad():
         yield
     finally:
         _enabled = previous
+        if previous:                     # the outermost block: keep no scratch memory after it
+            from .workspace import WORKSPACE
+            WORKSPACE.clear()

@@ -1,0 +1,190 @@
+"""The convolution kernels, as pure functions: forward, backward-data and backward-weight, for
+"same" convolutions on a zero-padded grid and for any convolution with unfold.  Conv2d (conv.py)
+picks one and keeps what backward needs; the buffers come from the caller.
+
+Shape legend
+    N batch, C in channels, O out channels, H x W input, kH x kW kernel, oH x oW output,
+    K = C kH kW, Hp x Wp the zero-padded image, G = N Hp Wp positions of the grid,
+    T = kH kW taps (kernel offsets), R rows (channels) of a product's result.
+
+1. General (any stride, padding, dilation), with fold.py's unfold and fold:
+       cols = unfold(x)                           (N, K, oH oW)
+       y    = W2 @ cols,  W2 = weight (O, K)      (N, O, oH oW)
+       dW2  = sum_n dy_n @ cols_n^T,  dx = fold(W2^T @ dy)
+
+2. "Same" convolutions (stride 1, 2 padding = dilation (k - 1): output size = input size), which
+   is every convolution of DnCNN and N3Net.  The batch is zero-padded into a channel-major grid
+   g (C, G + slack): one row per channel, the padded images one after another.  On the grid,
+   kernel tap (i, j) is a shift of the row by s = dH i Wp + dW j, so the convolution is a sum of
+   T matrix products over shifted views of the grid (Grid below):
+       y_grid[:, q] = sum_(i,j) weight[:, :, i, j] @ g[:, q + s(i, j)]       (O, G)
+   y is the top-left H x W of every image of y_grid (positions on the padding are computed and
+   dropped).  dx is the same sum over the zero-padded dy with the kernel flipped in space and
+   O, C swapped; dW[:, :, i, j] = dy_on_x @ g[:, s(i, j) : s(i, j) + G]^T, where dy_on_x is dy on
+   x's grid (zero on the padding).  grid_correlate evaluates the sum in one of two ways, chosen by
+   the number of input rows of the product (measured on 2 cores with bench/vs_pytorch.py):
+     - few input rows (< SHIFTED_MIN_ROWS, e.g. the 1- and 8-channel inputs of N3Net): copy the
+       T shifted views into an im2col block of (T rows, columns) and do one product per block;
+     - many input rows: T products straight from the shifted views (no copy; BLAS reads a row
+       stride), accumulated block by block so that the partial sums stay in cache.  For a thin
+       output (64 -> 8, 64 -> 1) this is 3-10x faster than im2col, whose copy then dominates.
+"""
+from dataclasses import dataclass
+
+from minigrad.backend import get_array_module
+from minigrad.fold import _pair, conv_output_size, fold, unfold
+
+SHIFTED_MIN_ROWS = 16          # input rows from which shifted products beat an im2col copy
+CHUNK_ELEMENTS = 1 << 21       # block size (8 MB in float32): small enough to stay in cache
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """kernel_size, stride, padding, dilation of a convolution, each an (H, W) pair."""
+    kernel_size: tuple
+    stride: tuple = (1, 1)
+    padding: tuple = (0, 0)
+    dilation: tuple = (1, 1)
+
+    @classmethod
+    def of(cls, kernel_size, stride=1, padding=0, dilation=1):
+        return cls(_pair(kernel_size, "kernel_size"), _pair(stride, "stride"), _pair(padding, "padding"),
+                   _pair(dilation, "dilation"))
+
+    @property
+    def is_same(self):
+        """Stride 1 and output size = input size: the grid kernels apply."""
+        return self.stride == (1, 1) and all(
+            2 * p == d * (k - 1) for p, d, k in zip(self.padding, self.dilation, self.kernel_size))
+
+    def output_size(self, H, W):
+        return conv_output_size((H, W), self.kernel_size, self.stride, self.padding, self.dilation)
+
+    def as_kwargs(self):
+        return dict(kernel_size=self.kernel_size, stride=self.stride, padding=self.padding,
+                    dilation=self.dilation)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The zero-padded, channel-major grid of one batch for a same convolution."""
+    N: int
+    H: int
+    W: int
+    pH: int
+    pW: int
+    Hp: int
+    Wp: int
+    shifts: tuple          # grid shift of each kernel tap, in (i, j) order
+
+    @classmethod
+    def of(cls, x_shape, geometry):
+        N, _, H, W = x_shape
+        (pH, pW), (dH, dW), (kH, kW) = geometry.padding, geometry.dilation, geometry.kernel_size
+        Hp, Wp = H + 2 * pH, W + 2 * pW
+        return cls(N, H, W, pH, pW, Hp, Wp, tuple(dH * i * Wp + dW * j for i in range(kH) for j in range(kW)))
+
+    @property
+    def G(self):
+        return self.N * self.Hp * self.Wp
+
+    def shape(self, channels):
+        """(channels, G + slack): the slack lets the last tap's shifted view stay in bounds."""
+        return (channels, self.G + self.shifts[-1])
+
+    def write(self, a, g):
+        """Write a (N, c, H, W) into the interior of the grid g (c, G + slack); returns g."""
+        g4 = g[:, :self.G].reshape(a.shape[1], self.N, self.Hp, self.Wp)      # (c, N, Hp, Wp) view
+        g4[:, :, self.pH:self.pH + self.H, self.pW:self.pW + self.W] = a.transpose(1, 0, 2, 3)
+        return g
+
+    def read(self, a_grid):
+        """(c, G) on the grid -> (N, c, H, W), the top-left H x W of every image (a new array)."""
+        a4 = a_grid.reshape(-1, self.N, self.Hp, self.Wp)[:, :, :self.H, :self.W]   # (c, N, H, W)
+        return a4.transpose(1, 0, 2, 3).copy()
+
+    def blocks(self, rows):
+        """Column ranges [a, b) of the grid, each small enough for a (rows, b - a) block to stay in cache."""
+        step = max(256, CHUNK_ELEMENTS // rows)
+        return [(a, min(a + step, self.G)) for a in range(0, self.G, step)]
+
+
+def grid_correlate(taps, g, grid, out, scratch, shifted_min_rows=None):
+    """out[:, q] = sum_t taps[t] @ g[:, q + shifts[t]] for every grid position q.
+
+    taps (T, R, c), g (c, G + slack), out (R, G), written.  scratch(name, shape) gives reusable
+    buffers (minigrad.workspace).  shifted_min_rows chooses the method (module docstring; default
+    SHIFTED_MIN_ROWS)."""
+    xp = get_array_module(g)
+    shifted_min_rows = SHIFTED_MIN_ROWS if shifted_min_rows is None else shifted_min_rows
+    T, R, c = taps.shape
+    if c < shifted_min_rows:                       # im2col blocks: one product per block
+        taps_col = taps.transpose(1, 0, 2).reshape(R, T * c)               # (R, (t, c))
+        for a, b in grid.blocks(T * c):
+            col = scratch("conv_col", (T * c, b - a))                        # (T c, b - a)
+            for t, s in enumerate(grid.shifts):
+                col[t * c:(t + 1) * c] = g[:, a + s:b + s]
+            xp.matmul(taps_col, col, out=out[:, a:b])
+        return out
+    partial = None
+    for a, b in grid.blocks(R):                    # shifted products, summed block by block
+        block = out[:, a:b]                                                  # (R, b - a)
+        xp.matmul(taps[0], g[:, a + grid.shifts[0]:b + grid.shifts[0]], out=block)
+        partial = scratch("conv_partial", (R, b - a))
+        for t in range(1, T):
+            s = grid.shifts[t]
+            xp.matmul(taps[t], g[:, a + s:b + s], out=partial)
+            block += partial
+    return out
+
+
+def same_forward(weight, x_grid, grid, out, scratch):
+    """y (N, O, H, W) from x already written on x_grid (C, G + slack); out (O, G) receives y's grid."""
+    O, C, kH, kW = weight.shape
+    taps = weight.transpose(2, 3, 0, 1).reshape(kH * kW, O, C)                 # taps[(i, j)] = weight[:, :, i, j]
+    return grid.read(grid_correlate(taps, x_grid, grid, out, scratch))
+
+
+def same_backward_data(weight, dy_grid, grid, out, scratch):
+    """dx (N, C, H, W) from dy written on a zero-bordered grid of x's geometry (O, G + slack).
+
+    dx is the correlation of the zero-padded dy with the kernel flipped in space, O and C swapped;
+    out (C, G) receives dx's grid."""
+    O, C, kH, kW = weight.shape
+    taps = weight[:, :, ::-1, ::-1].transpose(2, 3, 1, 0).reshape(kH * kW, C, O)   # (T, C, O)
+    return grid.read(grid_correlate(taps, dy_grid, grid, out, scratch))
+
+
+def same_backward_weight(x_grid, dy_grid, grid, kernel_size):
+    """dL/dweight (O, C, kH, kW) = per tap, dy_on_x @ x_grid[:, s : s + G]^T."""
+    xp = get_array_module(x_grid)
+    offset = grid.pH * grid.Wp + grid.pW                 # dy on x's grid: dy's grid shifted back
+    dy_on_x = dy_grid[:, offset:offset + grid.G]                                 # (O, G)
+    taps = xp.stack([xp.matmul(dy_on_x, x_grid[:, s:s + grid.G].T) for s in grid.shifts])   # (T, O, C)
+    O, C = taps.shape[1:]
+    return taps.transpose(1, 2, 0).reshape(O, C, *kernel_size)
+
+
+def unfold_forward(x, weight, geometry):
+    """y (N, O, oH, oW) and the unfolded input cols (N, K, oH oW) that backward needs."""
+    xp = get_array_module(x)
+    N, _, H, W = x.shape
+    O = weight.shape[0]
+    cols = unfold(x, **geometry.as_kwargs())                                     # (N, K, oH oW)
+    y = xp.matmul(weight.reshape(O, -1), cols)                                   # (N, O, oH oW)
+    return y.reshape(N, O, *geometry.output_size(H, W)), cols
+
+
+def unfold_backward_data(dy, weight, geometry, input_size):
+    """dx (N, C, H, W) = fold(W2^T @ dy)."""
+    N, O = dy.shape[:2]
+    dcols = get_array_module(dy).matmul(weight.reshape(O, -1).T, dy.reshape(N, O, -1))   # (N, K, oH oW)
+    return fold(dcols, input_size, **geometry.as_kwargs())
+
+
+def unfold_backward_weight(dy, cols, weight_shape):
+    """dL/dweight (O, C, kH, kW) = sum_n dy_n @ cols_n^T."""
+    N, O = dy.shape[:2]
+    dW2 = get_array_module(dy).matmul(dy.reshape(N, O, -1), cols.transpose(0, 2, 1)).sum(axis=0)
+    return dW2.reshape(weight_shape)
+
