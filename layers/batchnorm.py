@@ -48,6 +48,8 @@ class BatchNorm2d(Module):
         xp = get_array_module(x)
         N, C, H, W = x.shape
         n = N * H * W
+        gamma = xp.ones(C, x.dtype) if self.weight is None else self.weight.data     # (C,)
+        beta = xp.zeros(C, x.dtype) if self.weight is None else self.bias.data     # (C,)
         if self.training:
             if n < 2:
                 raise ValueError(f"BatchNorm2d in training mode needs more than one value per channel, "
@@ -60,16 +62,18 @@ class BatchNorm2d(Module):
             m = self.momentum
             self.running_mean[...] = (1 - m) * self.running_mean + m * mean
             self.running_var[...] = (1 - m) * self.running_var + m * var * (n / (n - 1))
+            y = x_hat * self._per_channel(gamma)
+            y += self._per_channel(beta)
+            self._x_hat = x_hat if grad_enabled() else None
         else:
             self._inv_std = 1 / xp.sqrt(self.running_var + self.eps)
-            x_hat = (x - self._per_channel(self.running_mean)) * self._per_channel(self._inv_std)
-        self._x_hat = x_hat if grad_enabled() else None
+            # y = x scale + shift: two passes; x_hat is computed only when backward will need it
+            scale = gamma * self._inv_std
+            y = x * self._per_channel(scale)
+            y += self._per_channel(beta - self.running_mean * scale)
+            self._x_hat = ((x - self._per_channel(self.running_mean)) * self._per_channel(self._inv_std)
+                           if grad_enabled() else None)
         self._shape = x.shape
-        if self.weight is None:
-            y = x_hat
-        else:
-            y = x_hat * self._per_channel(self.weight.data)
-            y += self._per_channel(self.bias.data)
         return y[0] if self._single else y
 
     def backward(self, dy):

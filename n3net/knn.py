@@ -47,12 +47,17 @@ def log_softmax(logits):
     return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-def log1m_exp(log_w):
-    """log(1 - w) from log w, accurate for w near 0 (log1p) and near 1 (expm1); w = 1 gives -inf."""
+def log1m_exp(log_w, w=None):
+    """log(1 - w) from log w (and w = exp(log w), if the caller has it): log1p(-w) where w < 0.5,
+    log(-expm1(log w)) for the few entries at or above 0.5 (accurate near 1; w = 1 gives -inf)."""
     xp = get_array_module(log_w)
-    w = xp.exp(log_w)
-    with np.errstate(divide="ignore"):    # w == 1 exactly: log(0) = -inf, which is wanted
-        return xp.where(w < 0.5, xp.log1p(-w), xp.log(-xp.expm1(log_w)))
+    w = xp.exp(log_w) if w is None else w
+    out = xp.log1p(-xp.minimum(w, 0.5))            # entries >= 0.5 are replaced below
+    near_one = w >= 0.5
+    if near_one.any():
+        with np.errstate(divide="ignore"):         # w == 1 exactly: log(0) = -inf, which is wanted
+            out[near_one] = xp.log(-xp.expm1(log_w[near_one]))
+    return out
 
 
 def _finite(a):
@@ -97,7 +102,7 @@ def knn_weights(D, t, k, variant="paper"):
         weights.append(xp.exp(log_w))
         if variant == "paper":
             alphas.append(alpha)
-        alpha = alpha + log1m_exp(log_w)
+        alpha = alpha + log1m_exp(log_w, weights[-1])
     return xp.stack(weights, axis=2), alphas                          # (B, N, k, M)
 
 
@@ -182,6 +187,7 @@ class NeuralNearestNeighbors(Module):
     def backward(self, dZ):
         xp = get_array_module(dZ)
         B, N, M = self._D.shape
+        dZ = dZ.reshape(B, N * self.k, -1)             # (B, N*k, F): one copy, if dZ is a view
         dx = aggregate_backward_x(self.weights, dZ)                           # (B, M, F)
         dW = xp.matmul(dZ.reshape(B, N * self.k, -1),
                        self._x.transpose(0, 2, 1)).reshape(B, N, self.k, M)   # (B, N, k, M)

@@ -207,8 +207,12 @@ class PatchNeighbours(Module):
         # average the overlapping patches: divide by how many patches cover each pixel
         ones = xp.ones((1, n1, n2, self.patch_size ** 2), Y.dtype)
         count = self._unpatch(ones)                                               # (1, 1, H, W)
-        neighbours = self._crop(neighbours) / count                               # (B, k, C, H, W)
-        out = xp.concatenate([Y[:, None], neighbours - Y[:, None]], axis=1)      # (B, k+1, C, H, W)
+        neighbours = self._crop(neighbours)                                       # (B, k, C, H, W) view
+        neighbours /= count
+        out = xp.empty((B, self.k + 1, C, H, W), Y.dtype)                         # [Y, N^1 - Y, ...]
+        out[:, 0] = Y
+        out[:, 1:] = neighbours
+        out[:, 1:] -= Y[:, None]
         self._count, self._t = count, t
         self._tiles = cache if grad_enabled() else None
         self._logT = logT is not None
@@ -243,7 +247,9 @@ class PatchNeighbours(Module):
         dout = dout.reshape(B, k + 1, C, H, W)
         dY = dout[:, 0] - dout[:, 1:].sum(axis=1)                                 # (B, C, H, W)
         dN = xp.zeros((B, k, C) + self._padded_size, dout.dtype)                 # (B, k, C, Hp, Wp)
-        self._crop(dN)[...] = dout[:, 1:] / self._count                          # through the average
+        dN_image = self._crop(dN)                                                 # (B, k, C, H, W) view
+        dN_image[...] = dout[:, 1:]
+        dN_image /= self._count                                                   # through the average
         F = C * self.patch_size ** 2
         dy_patches = xp.zeros((B, n1, n2, F), dout.dtype)
         dt = xp.zeros((B, n1, n2), dout.dtype)
