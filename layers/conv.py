@@ -52,6 +52,7 @@ class Conv2d(Module):
 
     def forward(self, x):
         x, self._single = as_batch(self, x, self.in_channels, self.weight.data.dtype)
+        xp = get_array_module(x)
         N, C, H, W = x.shape
         oH, oW = self.geometry.output_size(H, W)
         if oH < 1 or oW < 1:
@@ -62,13 +63,14 @@ class Conv2d(Module):
             grid = kernels.Grid.of(x.shape, self.geometry)
             x_grid = grid.write(x, self._x_grid_buffer(x, grid))                 # (C, G + slack)
             self._x_grid = x_grid if grad_enabled() else None
-            y = kernels.same_forward(self.weight.data, x_grid, grid,
-                                     self._scratch("conv_out", (self.out_channels, grid.G), x), self._buffers(x))
+            bias = None if self.bias is None else self.bias.data
+            y = kernels.same_forward(self.weight.data, x_grid, grid, xp.empty(self._out_shape, x.dtype),
+                                     self._buffers(x), bias)
         else:
             y, cols = kernels.unfold_forward(x, self.weight.data, self.geometry)
             self._cols = cols if grad_enabled() else None
-        if self.bias is not None:
-            y += self.bias.data.reshape(1, -1, 1, 1)
+            if self.bias is not None:
+                y += self.bias.data.reshape(1, -1, 1, 1)
         return y[0] if self._single else y
 
     def backward(self, dy):
@@ -82,8 +84,7 @@ class Conv2d(Module):
             grid, x_grid = kernels.Grid.of(self._x_shape, self.geometry), self._saved("_x_grid")
             dy_grid = grid.write(dy, self._shared_grid("conv_dy_grid", dy.shape[1], dy))   # (O, G + slack)
             self.weight.grad += kernels.same_backward_weight(x_grid, dy_grid, grid, self.kernel_size)
-            dx = kernels.same_backward_data(self.weight.data, dy_grid, grid,
-                                            self._scratch("conv_out", (self.in_channels, grid.G), dy),
+            dx = kernels.same_backward_data(self.weight.data, dy_grid, grid, xp.empty(self._x_shape, dy.dtype),
                                             self._buffers(dy))
         else:
             cols = self._saved("_cols")

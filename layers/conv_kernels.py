@@ -19,7 +19,8 @@ Shape legend
    T matrix products over shifted views of the grid (Grid below):
        y_grid[:, q] = sum_(i,j) weight[:, :, i, j] @ g[:, q + s(i, j)]       (O, G)
    y is the top-left H x W of every image of y_grid (positions on the padding are computed and
-   dropped).  dx is the same sum over the zero-padded dy with the kernel flipped in space and
+   dropped).  The grid is done a block of rows at a time, and each block of results is copied
+   into y (and the bias added) while it is still in cache: no (O, G) array is ever made.  dx is the same sum over the zero-padded dy with the kernel flipped in space and
    O, C swapped; dW[:, :, i, j] = dy_on_x @ g[:, s(i, j) : s(i, j) + G]^T, where dy_on_x is dy on
    x's grid (zero on the padding).  grid_correlate evaluates the sum in one of two ways, chosen by
    the number of input rows of the product (measured on 2 cores with bench/vs_pytorch.py):
@@ -35,7 +36,7 @@ from minigrad.backend import get_array_module
 from minigrad.fold import _pair, conv_output_size, fold, unfold
 
 SHIFTED_MIN_ROWS = 16          # input rows from which shifted products beat an im2col copy
-CHUNK_ELEMENTS = 1 << 21       # block size (8 MB in float32): small enough to stay in cache
+CHUNK_ELEMENTS = 1 << 20       # block size (4 MB in float32): small enough to stay in cache
 
 
 @dataclass(frozen=True)
@@ -98,61 +99,71 @@ class Grid:
         g4[:, :, self.pH:self.pH + self.H, self.pW:self.pW + self.W] = a.transpose(1, 0, 2, 3)
         return g
 
-    def read(self, a_grid):
-        """(c, G) on the grid -> (N, c, H, W), the top-left H x W of every image (a new array)."""
-        a4 = a_grid.reshape(-1, self.N, self.Hp, self.Wp)[:, :, :self.H, :self.W]   # (c, N, H, W)
-        return a4.transpose(1, 0, 2, 3).copy()
+    def row_blocks(self, rows):
+        """Ranges [r0, r1) of grid rows (of the N Hp rows of Wp positions), each small enough for a
+        (rows, (r1 - r0) Wp) block of results to stay in cache."""
+        step = max(1, CHUNK_ELEMENTS // (rows * self.Wp))
+        total = self.N * self.Hp
+        return [(r0, min(r0 + step, total)) for r0 in range(0, total, step)]
 
-    def blocks(self, rows):
-        """Column ranges [a, b) of the grid, each small enough for a (rows, b - a) block to stay in cache."""
-        step = max(256, CHUNK_ELEMENTS // rows)
-        return [(a, min(a + step, self.G)) for a in range(0, self.G, step)]
+    def write_rows(self, block, r0, r1, out):
+        """Copy the image part of a block of grid rows [r0, r1) (R, (r1 - r0) Wp) into out (N, R, H, W).
+
+        Grid row r is row r % Hp of image r // Hp; rows and columns on the padding are dropped."""
+        block = block.reshape(block.shape[0], r1 - r0, self.Wp)
+        for n in range(r0 // self.Hp, (r1 - 1) // self.Hp + 1):
+            h0, h1 = max(r0 - n * self.Hp, 0), min(r1 - n * self.Hp, self.H)
+            if h0 < h1:
+                out[n, :, h0:h1] = block[:, n * self.Hp + h0 - r0:n * self.Hp + h1 - r0, :self.W]
 
 
-def grid_correlate(taps, g, grid, out, scratch, shifted_min_rows=None):
-    """out[:, q] = sum_t taps[t] @ g[:, q + shifts[t]] for every grid position q.
+def grid_correlate(taps, g, grid, out, scratch, bias=None, shifted_min_rows=None):
+    """out[n, :, h, w] = sum_t taps[t] @ g[:, q + shifts[t]] (+ bias), q the grid position of (n, h, w).
 
-    taps (T, R, c), g (c, G + slack), out (R, G), written.  scratch(name, shape) gives reusable
-    buffers (minigrad.workspace).  shifted_min_rows chooses the method (module docstring; default
-    SHIFTED_MIN_ROWS)."""
+    taps (T, R, c), g (c, G + slack), out (N, R, H, W), written and returned.  The grid is done
+    in blocks of rows; each block's result is copied into out while it is still in cache.
+    scratch(name, shape) gives reusable buffers (minigrad.workspace); shifted_min_rows chooses
+    the method (module docstring; default SHIFTED_MIN_ROWS)."""
     xp = get_array_module(g)
     shifted_min_rows = SHIFTED_MIN_ROWS if shifted_min_rows is None else shifted_min_rows
     T, R, c = taps.shape
-    if c < shifted_min_rows:                       # im2col blocks: one product per block
+    im2col = c < shifted_min_rows
+    if im2col:
         taps_col = taps.transpose(1, 0, 2).reshape(R, T * c)               # (R, (t, c))
-        for a, b in grid.blocks(T * c):
+    for r0, r1 in grid.row_blocks(T * c if im2col else R):
+        a, b = r0 * grid.Wp, r1 * grid.Wp                                    # grid positions [a, b)
+        block = scratch("conv_block", (R, b - a))
+        if im2col:                                   # copy the T shifted views, one product
             col = scratch("conv_col", (T * c, b - a))                        # (T c, b - a)
             for t, s in enumerate(grid.shifts):
                 col[t * c:(t + 1) * c] = g[:, a + s:b + s]
-            xp.matmul(taps_col, col, out=out[:, a:b])
-        return out
-    partial = None
-    for a, b in grid.blocks(R):                    # shifted products, summed block by block
-        block = out[:, a:b]                                                  # (R, b - a)
-        xp.matmul(taps[0], g[:, a + grid.shifts[0]:b + grid.shifts[0]], out=block)
-        partial = scratch("conv_partial", (R, b - a))
-        for t in range(1, T):
-            s = grid.shifts[t]
-            xp.matmul(taps[t], g[:, a + s:b + s], out=partial)
-            block += partial
+            xp.matmul(taps_col, col, out=block)
+        else:                                        # T products straight from the shifted views
+            xp.matmul(taps[0], g[:, a + grid.shifts[0]:b + grid.shifts[0]], out=block)
+            partial = scratch("conv_partial", (R, b - a))
+            for t in range(1, T):
+                s = grid.shifts[t]
+                xp.matmul(taps[t], g[:, a + s:b + s], out=partial)
+                block += partial
+        if bias is not None:
+            block += bias[:, None]
+        grid.write_rows(block, r0, r1, out)
     return out
 
 
-def same_forward(weight, x_grid, grid, out, scratch):
-    """y (N, O, H, W) from x already written on x_grid (C, G + slack); out (O, G) receives y's grid."""
+def same_forward(weight, x_grid, grid, out, scratch, bias=None):
+    """y (N, O, H, W), written into out, from x already written on x_grid (C, G + slack)."""
     O, C, kH, kW = weight.shape
     taps = weight.transpose(2, 3, 0, 1).reshape(kH * kW, O, C)                 # taps[(i, j)] = weight[:, :, i, j]
-    return grid.read(grid_correlate(taps, x_grid, grid, out, scratch))
+    return grid_correlate(taps, x_grid, grid, out, scratch, bias)
 
 
 def same_backward_data(weight, dy_grid, grid, out, scratch):
-    """dx (N, C, H, W) from dy written on a zero-bordered grid of x's geometry (O, G + slack).
-
-    dx is the correlation of the zero-padded dy with the kernel flipped in space, O and C swapped;
-    out (C, G) receives dx's grid."""
+    """dx (N, C, H, W), written into out, from dy on a zero-bordered grid of x's geometry (O, G + slack):
+    the correlation of the zero-padded dy with the kernel flipped in space, O and C swapped."""
     O, C, kH, kW = weight.shape
     taps = weight[:, :, ::-1, ::-1].transpose(2, 3, 1, 0).reshape(kH * kW, C, O)   # (T, C, O)
-    return grid.read(grid_correlate(taps, dy_grid, grid, out, scratch))
+    return grid_correlate(taps, dy_grid, grid, out, scratch)
 
 
 def same_backward_weight(x_grid, dy_grid, grid, kernel_size):

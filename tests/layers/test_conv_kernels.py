@@ -43,8 +43,8 @@ def test_same_kernels_match_the_definition_and_unfold(rng, monkeypatch, method, 
     x_grid = grid.write(x, np.zeros(grid.shape(C)))
     dy_grid = grid.write(dy, np.zeros(grid.shape(O)))
     monkeypatch.setattr(kernels, "SHIFTED_MIN_ROWS", METHODS[method])
-    y = kernels.same_forward(weight, x_grid, grid, np.empty((O, grid.G)), scratch)
-    dx = kernels.same_backward_data(weight, dy_grid, grid, np.empty((C, grid.G)), scratch)
+    y = kernels.same_forward(weight, x_grid, grid, np.empty((N, O, H, W)), scratch)
+    dx = kernels.same_backward_data(weight, dy_grid, grid, np.empty((N, C, H, W)), scratch)
     dweight = kernels.same_backward_weight(x_grid, dy_grid, grid, kernel_size)
     np.testing.assert_allclose(y, direct_convolution(x, weight, padding, dilation), rtol=1e-12, atol=1e-12)
     y_unfold, cols = kernels.unfold_forward(x, weight, geometry)
@@ -56,21 +56,28 @@ def test_same_kernels_match_the_definition_and_unfold(rng, monkeypatch, method, 
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_grid_correlate_is_the_sum_of_shifted_products(rng, method):
+@pytest.mark.parametrize("chunk", [1 << 21, 64])           # one block, or one grid row per block
+def test_grid_correlate_is_the_sum_of_shifted_products(rng, monkeypatch, method, chunk):
+    monkeypatch.setattr(kernels, "CHUNK_ELEMENTS", chunk)
     geometry = kernels.ConvGeometry.of(3, 1, 1, 1)
-    grid = kernels.Grid.of((2, 4, 5, 6), geometry)
-    taps = rng.standard_normal((9, 3, 4))
-    g = rng.standard_normal(grid.shape(4))
-    out = kernels.grid_correlate(taps, g, grid, np.empty((3, grid.G)), scratch, shifted_min_rows=METHODS[method])
-    expected = sum(taps[t] @ g[:, s:s + grid.G] for t, s in enumerate(grid.shifts))
+    N, c, H, W = 3, 4, 5, 6
+    grid = kernels.Grid.of((N, c, H, W), geometry)
+    taps = rng.standard_normal((9, 3, c))
+    bias = rng.standard_normal(3)
+    g = rng.standard_normal(grid.shape(c))
+    out = kernels.grid_correlate(taps, g, grid, np.empty((N, 3, H, W)), scratch, bias,
+                                 shifted_min_rows=METHODS[method])
+    on_grid = sum(taps[t] @ g[:, s:s + grid.G] for t, s in enumerate(grid.shifts)) + bias[:, None]  # (3, G)
+    expected = on_grid.reshape(3, N, grid.Hp, grid.Wp)[:, :, :H, :W].transpose(1, 0, 2, 3)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
 
 
-def test_blocks_cover_the_grid_once():
+def test_row_blocks_cover_the_grid_once():
     grid = kernels.Grid.of((8, 64, 80, 80), kernels.ConvGeometry.of(3, 1, 1, 1))
-    blocks = grid.blocks(576)
-    assert blocks[0][0] == 0 and blocks[-1][1] == grid.G
-    assert all(b == a2 for (_, b), (a2, _) in zip(blocks, blocks[1:]))
+    blocks = grid.row_blocks(576)
+    assert blocks[0][0] == 0 and blocks[-1][1] == grid.N * grid.Hp
+    assert all(r1 == next_r0 for (_, r1), (next_r0, _) in zip(blocks, blocks[1:]))
+    assert all((r1 - r0) * grid.Wp * 576 <= kernels.CHUNK_ELEMENTS for r0, r1 in blocks)
 
 
 def test_wide_layers_take_the_shifted_method_and_pass_gradcheck(rng):
