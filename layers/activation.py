@@ -1,7 +1,8 @@
 """Elementwise activations: ReLU, LeakyReLU, Sigmoid, Tanh (any input shape).
 
 Each caches the cheapest thing its derivative needs:
-    ReLU       y = max(x, 0)                 dx = dy * [y > 0]          caches y
+    ReLU       y = max(x, 0)                 dx = dy * [x > 0]          caches the mask [x > 0]
+               (one byte per value: a quarter of y, which the next layer usually keeps as well)
     LeakyReLU  y = x if x > 0 else a x        dx = dy * (1 or a)         caches the slopes
     Sigmoid    y = 1 / (1 + exp(-x))          dx = dy * y (1 - y)        caches y
                computed as (1 + tanh(x / 2)) / 2, which never overflows
@@ -17,14 +18,13 @@ from .checks import check_float, check_same_shape
 class ReLU(Module):
     def forward(self, x):
         check_float(self, x)
-        y = get_array_module(x).maximum(x, 0)
-        self._y = y if grad_enabled() else None
-        return y
+        self._mask = x > 0 if grad_enabled() else None
+        return get_array_module(x).maximum(x, 0)
 
     def backward(self, dy):
-        y = self._saved("_y")
-        check_same_shape(self, dy, y.shape)
-        return dy * (y > 0)
+        mask = self._saved("_mask")
+        check_same_shape(self, dy, mask.shape)
+        return dy * mask
 
 
 class LeakyReLU(Module):
