@@ -111,9 +111,7 @@ class Conv2d(Module):
         grid = kernels.Grid.of(self._x_shape, self.geometry)
         return zeros(repr(key), grid.shape(channels), a.dtype, get_array_module(a))
 
-    def _scratch(self, name, shape, a):
-        return scratch(name, shape, a.dtype, get_array_module(a))
-
     def _buffers(self, a):
-        """scratch(name, shape) for the kernels, in a's dtype and array module."""
-        return lambda name, shape: self._scratch(name, shape, a)
+        """scratch(name, shape) for the kernels: workspace buffers in a's dtype and array module."""
+        xp = get_array_module(a)
+        return lambda name, shape: scratch(name, shape, a.dtype, xp)

@@ -20,12 +20,13 @@ Shape legend
        y_grid[:, q] = sum_(i,j) weight[:, :, i, j] @ g[:, q + s(i, j)]       (O, G)
    y is the top-left H x W of every image of y_grid (positions on the padding are computed and
    dropped).  The grid is done a block of rows at a time, and each block of results is copied
-   into y (and the bias added) while it is still in cache: no (O, G) array is ever made.  dx is the same sum over the zero-padded dy with the kernel flipped in space and
-   O, C swapped; dW[:, :, i, j] = dy_on_x @ g[:, s(i, j) : s(i, j) + G]^T, where dy_on_x is dy on
-   x's grid (zero on the padding).  grid_correlate evaluates the sum in one of two ways, chosen by
+   into y (and the bias added) while it is still in cache: no (O, G) array is ever made.
+   dx is the same sum over the zero-padded dy with the kernel flipped in space and O, C swapped;
+   dW[:, :, i, j] = dy_on_x @ g[:, s(i, j) : s(i, j) + G]^T, where dy_on_x is dy on x's grid
+   (zero on the padding).  grid_correlate evaluates the sum in one of two ways, chosen by
    the number of input rows of the product (measured on 2 cores with bench/vs_pytorch.py):
      - few input rows (< SHIFTED_MIN_ROWS, e.g. the 1- and 8-channel inputs of N3Net): copy the
-       T shifted views into an im2col block of (T rows, columns) and do one product per block;
+       T shifted views into an im2col block (T c rows) and do one product per block;
      - many input rows: T products straight from the shifted views (no copy; BLAS reads a row
        stride), accumulated block by block so that the partial sums stay in cache.  For a thin
        output (64 -> 8, 64 -> 1) this is 3-10x faster than im2col, whose copy then dominates.
