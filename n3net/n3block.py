@@ -165,6 +165,11 @@ class PatchNeighbours(Module):
             floor = float(np.log(self.min_temperature / TEMPERATURE_SCALE))     # Python float: keeps dtype
             self._t_free = mean_logT > floor                                     # (B, n1, n2)
             t = TEMPERATURE_SCALE * xp.exp(xp.maximum(mean_logT, floor))         # (B, n1, n2)
+        # One value check per call (one GPU synchronisation) instead of the KNN's checks per tile:
+        # t >= min_temperature > 0 and w*w - 1 >= k candidates per query hold by construction.
+        if not bool(xp.isfinite(e_patches).all() & xp.isfinite(t).all()):
+            raise ValueError(f"{type(self).__name__}: the patches matched on or their temperatures contain "
+                             f"NaN or inf; check the input image and the training (lower the learning rate)")
         tiles = [(rows, cols) for rows in query_tiles(n1, self.query_tile, w)
                  for cols in query_tiles(n2, self.query_tile, w)]
 
@@ -197,7 +202,7 @@ class PatchNeighbours(Module):
             select = self._selector()
             Yu = y_patches[:, u0:u1, v0:v1].reshape(B, -1, y_patches.shape[-1])  # (B, nu, F)
             Zt = select.forward(Yu, Dn) if logT is None else select.forward(
-                Yu, Dn, t[:, q0:q1, c0:c1].reshape(B, -1))                       # (B, nq, k, F)
+                Yu, Dn, t[:, q0:q1, c0:c1].reshape(B, -1), check_values=False)   # (B, nq, k, F)
             region, size = self._region(q0, q1, c0, c1)
             cols_k = Zt.transpose(0, 2, 3, 1).reshape(B * self.k, -1, Zt.shape[1])  # (B*k, F, nq)
             neighbours[..., region[0], region[1]] += fold(
