@@ -82,7 +82,7 @@ class Conv2d(Module):
             self.bias.grad += xp.einsum("nchw->c", dy)
         if self.same:
             grid, x_grid = kernels.Grid.of(self._x_shape, self.geometry), self._saved("_x_grid")
-            dy_grid = grid.write(dy, self._shared_grid("conv_dy_grid", dy.shape[1], dy))   # (O, G + slack)
+            dy_grid = grid.write(dy, self._shared_grid("conv_dy_grid", grid, dy))          # (O, G + slack)
             self.weight.grad += kernels.same_backward_weight(x_grid, dy_grid, grid, self.kernel_size)
             dx = kernels.same_backward_data(self.weight.data, dy_grid, grid, xp.empty(self._x_shape, dy.dtype),
                                             self._buffers(dy))
@@ -98,18 +98,17 @@ class Conv2d(Module):
 
         Under no_grad nothing is kept, and the grid is shared like the one for dy."""
         if not grad_enabled():
-            return self._shared_grid("conv_x_grid", x.shape[1], x)
+            return self._shared_grid("conv_x_grid", grid, x)
         xp, shape = get_array_module(x), grid.shape(x.shape[1])
         g = vars(self).get("_x_grid")
         if g is None or g.shape != shape or g.dtype != x.dtype or get_array_module(g) is not xp:
             g = xp.zeros(shape, x.dtype)
         return g
 
-    def _shared_grid(self, name, channels, a):
-        """A zero-bordered grid shared by every layer of this geometry (borders stay zero)."""
+    def _shared_grid(self, name, grid, a):
+        """A zero-bordered grid for a (N, c, H, W), shared by every layer of this geometry (borders stay zero)."""
         key = (name, self._x_shape, self.padding, self.dilation, self.kernel_size)
-        grid = kernels.Grid.of(self._x_shape, self.geometry)
-        return zeros(repr(key), grid.shape(channels), a.dtype, get_array_module(a))
+        return zeros(repr(key), grid.shape(a.shape[1]), a.dtype, get_array_module(a))
 
     def _buffers(self, a):
         """scratch(name, shape) for the kernels: workspace buffers in a's dtype and array module."""

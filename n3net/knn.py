@@ -194,8 +194,7 @@ class NeuralNearestNeighbors(Module):
         B, N, M = self._D.shape
         dZ = dZ.reshape(B, N * self.k, -1)             # (B, N*k, F): one copy, if dZ is a view
         dx = aggregate_backward_x(self.weights, dZ)                           # (B, M, F)
-        dW = xp.matmul(dZ.reshape(B, N * self.k, -1),
-                       self._x.transpose(0, 2, 1)).reshape(B, N, self.k, M)   # (B, N, k, M)
+        dW = xp.matmul(dZ, self._x.transpose(0, 2, 1)).reshape(B, N, self.k, M)  # (B, N, k, M)
         dD, dt = knn_weights_backward(dW, self.weights, self._alphas, self._D, self._t, self.variant)
         return dx, dD, dt
 
