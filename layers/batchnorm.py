@@ -16,7 +16,7 @@ from minigrad.backend import get_array_module
 from minigrad.grad_mode import grad_enabled
 from minigrad.module import Module, Parameter
 
-from .checks import as_batch, check_same_shape
+from .checks import check_images, check_same_shape, single_image_as_batch
 
 AXES = (0, 2, 3)   # the axes every per-channel statistic reduces over
 
@@ -43,8 +43,9 @@ class BatchNorm2d(Module):
     def _per_channel(self, v):
         return v.reshape(1, -1, 1, 1)                                 # (C,) -> (1, C, 1, 1)
 
+    @single_image_as_batch
     def forward(self, x):
-        x, self._single = as_batch(self, x, self.num_features, self.running_mean.dtype)
+        check_images(self, x, self.num_features, self.running_mean.dtype)
         xp = get_array_module(x)
         N, C, H, W = x.shape
         n = N * H * W
@@ -74,11 +75,10 @@ class BatchNorm2d(Module):
             self._x_hat = ((x - self._per_channel(self.running_mean)) * self._per_channel(self._inv_std)
                            if grad_enabled() else None)
         self._shape = x.shape
-        return y[0] if self._single else y
+        return y
 
+    @single_image_as_batch
     def backward(self, dy):
-        if self._single:
-            dy = dy[None]
         check_same_shape(self, dy, self._shape)
         xp = get_array_module(dy)
         gamma = 1 if self.weight is None else self.weight.data
@@ -97,5 +97,5 @@ class BatchNorm2d(Module):
         if self.weight is not None:
             self.weight.grad += dgamma
             self.bias.grad += dbeta
-        return dx[0] if self._single else dx
+        return dx
 

@@ -1,4 +1,6 @@
 """Input validation shared by the layers: clear errors that name the layer and the shapes."""
+import functools
+
 import numpy as np
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -17,24 +19,30 @@ def check_float(layer, x, dtype=None):
                         f"or convert the model with .to(dtype=...)")
 
 
-def as_batch(layer, x, channels=None, dtype=None):
-    """Validate an image input and return it as (N, C, H, W), plus whether it was one image.
+def single_image_as_batch(method):
+    """Decorator for the forward and backward of a layer on image batches (N, C, H, W), the one
+    place where a single image (C, H, W) is handled: it goes through as a batch of one, and the
+    batch axis is taken off the result again.  Other 3-D array arguments (a guide image) get
+    the batch axis too.  The layer itself only ever sees batches."""
+    @functools.wraps(method)
+    def on_batches(layer, x, *others):
+        if getattr(x, "ndim", None) != 3:
+            return method(layer, x, *others)
+        others = tuple(a[None] if getattr(a, "ndim", None) == 3 else a for a in others)
+        return method(layer, x[None], *others)[0]
+    return on_batches
 
-    Accepts (N, C, H, W) or a single image (C, H, W); with `channels` the channel count
-    must match.
-    """
+
+def check_images(layer, x, channels=None, dtype=None):
+    """x must be a float batch of images (N, C, H, W), with `channels` channels if given."""
     check_float(layer, x, dtype)
     c = "C" if channels is None else channels
-    if x.ndim not in (3, 4):
+    if x.ndim != 4:
         raise ValueError(f"{type(layer).__name__} expects input of shape (N, {c}, H, W) or ({c}, H, W), "
                          f"got {tuple(x.shape)}")
-    single = x.ndim == 3
-    if single:
-        x = x[None]
     if channels is not None and x.shape[1] != channels:
         raise ValueError(f"{type(layer).__name__} expects {channels} input channels, i.e. shape "
-                         f"(N, {channels}, H, W) or ({channels}, H, W), got {tuple(x.shape[single:])}")
-    return x, single
+                         f"(N, {channels}, H, W) or ({channels}, H, W), got {tuple(x.shape)}")
 
 
 def check_same_shape(layer, dy, shape, what="upstream gradient"):

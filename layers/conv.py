@@ -20,7 +20,7 @@ from minigrad.module import Module, Parameter
 from minigrad.workspace import scratch, zeros
 
 from . import conv_kernels as kernels
-from .checks import as_batch, check_same_shape
+from .checks import check_images, check_same_shape, single_image_as_batch
 
 
 class Conv2d(Module):
@@ -50,8 +50,9 @@ class Conv2d(Module):
                 f"stride={self.stride}, padding={self.padding}, dilation={self.dilation}, "
                 f"bias={self.bias is not None}")
 
+    @single_image_as_batch
     def forward(self, x):
-        x, self._single = as_batch(self, x, self.in_channels, self.weight.data.dtype)
+        check_images(self, x, self.in_channels, self.weight.data.dtype)
         xp = get_array_module(x)
         N, C, H, W = x.shape
         oH, oW = self.geometry.output_size(H, W)
@@ -71,11 +72,10 @@ class Conv2d(Module):
             self._cols = cols if grad_enabled() else None
             if self.bias is not None:
                 y += self.bias.data.reshape(1, -1, 1, 1)
-        return y[0] if self._single else y
+        return y
 
+    @single_image_as_batch
     def backward(self, dy):
-        if self._single:
-            dy = dy[None]
         check_same_shape(self, dy, self._out_shape)
         xp = get_array_module(dy)
         if self.bias is not None:
@@ -90,7 +90,7 @@ class Conv2d(Module):
             cols = self._saved("_cols")
             self.weight.grad += kernels.unfold_backward_weight(dy, cols, self.weight.data.shape)
             dx = kernels.unfold_backward_data(dy, self.weight.data, self.geometry, self._x_shape[2:])
-        return dx[0] if self._single else dx
+        return dx
 
     # ---- buffers ---------------------------------------------------------------------------------
     def _x_grid_buffer(self, x, grid):

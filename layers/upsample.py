@@ -8,7 +8,7 @@ Shape legend: N batch, C channels, H x W input, s scale factor.
 from minigrad.backend import get_array_module
 from minigrad.module import Module
 
-from .checks import as_batch, check_same_shape
+from .checks import check_images, check_same_shape, single_image_as_batch
 from .conv import Conv2d
 
 
@@ -23,23 +23,23 @@ class UpsamplingNearest2d(Module):
     def extra_repr(self):
         return f"scale_factor={self.scale_factor}"
 
+    @single_image_as_batch
     def forward(self, x):
-        x, self._single = as_batch(self, x)
+        check_images(self, x)
         xp = get_array_module(x)
         N, C, H, W = self._in_shape = x.shape
         s = self.scale_factor
         y = xp.broadcast_to(x[:, :, :, None, :, None], (N, C, H, s, W, s))   # (N, C, H, s, W, s)
         y = y.reshape(N, C, H * s, W * s)                                     # a copy
-        return y[0] if self._single else y
+        return y
 
+    @single_image_as_batch
     def backward(self, dy):
-        if self._single:
-            dy = dy[None]
         N, C, H, W = self._in_shape
         s = self.scale_factor
         check_same_shape(self, dy, (N, C, H * s, W * s))
         dx = dy.reshape(N, C, H, s, W, s).sum(axis=(3, 5))                   # (N, C, H, W)
-        return dx[0] if self._single else dx
+        return dx
 
 
 class Upsampling(Module):

@@ -30,6 +30,7 @@ from layers import MSELoss
 from minigrad.backend import to_numpy
 
 from .n3block import N3Block
+from .patch_grid import take
 
 THRESHOLD = 0.99
 
@@ -55,12 +56,11 @@ def selection_statistics(block):
     """Largest first weights, effective numbers of candidates, spreads of the first logits, gaps and
     temperatures of every query of the block's last forward pass: five flat NumPy arrays
     (w1_max, n_eff, logit_std, gap, t), in tile order."""
-    tiles = block._saved("_tiles")
-    t_map = block._t                                                    # (B, n1, n2)
+    _, _, tiles = block._saved("_cache")
     w1, n_eff, logit_std, gap, t = [], [], [], [], []
-    for (q0, q1, _, _), (c0, c1, _, _), select, _, _, Dn in tiles:     # on the host: not a hot path
-        t_tile = to_numpy(t_map[:, q0:q1, c0:c1]).reshape(Dn.shape[0], -1)   # (B, nq)
-        Dn = to_numpy(Dn)                                                # (B, nq, nu)
+    for tile, D_hat, selected in tiles:                                 # on the host: not a hot path
+        Dn = to_numpy(D_hat)                                             # (B, nq, nu)
+        t_tile = to_numpy(take(block._t, tile.queries))                  # (B, nq)
         nearest = np.partition(Dn, 1, axis=-1)[..., :2]                  # (B, nq, 2): d1 <= d2
         finite = np.isfinite(Dn)
         count = finite.sum(axis=-1)                                      # (B, nq) candidates
@@ -68,7 +68,7 @@ def selection_statistics(block):
         mean = D0.sum(axis=-1) / count
         var = np.where(finite, D0 - mean[..., None], 0) ** 2
         logit_std.append((np.sqrt(var.sum(axis=-1) / count) / t_tile).ravel())
-        first = to_numpy(select.weights[:, :, 0])                        # (B, nq, nu): w^1
+        first = to_numpy(selected.weights[:, :, 0])                      # (B, nq, nu): w^1
         w1.append(first.max(axis=-1).ravel())
         n_eff.append((1 / (first * first).sum(axis=-1)).ravel())
         gap.append(((nearest[..., 1] - nearest[..., 0]) / t_tile).ravel())

@@ -17,7 +17,7 @@ spend its first steps undoing a random residual.  It changes the initial weights
 init="released" draws the other weights as the released N3Net code does (init.py).
 """
 from layers import BatchNorm2d, Conv2d, ReLU
-from layers.checks import as_batch
+from layers.checks import check_images, single_image_as_batch
 from minigrad.module import Module, Sequential
 
 from .init import initialise
@@ -42,19 +42,19 @@ class DnCNN(Module):
     def extra_repr(self):
         return f"{self.in_channels} -> {self.out_channels}, residual={self.residual}"
 
+    @single_image_as_batch
     def forward(self, x):
-        x, self._single = as_batch(self, x, self.in_channels)
+        check_images(self, x, self.in_channels)
         y = self.body.forward(x)                                   # (B, C_out, H, W), a new array
         if self.residual:
             c = min(self.in_channels, self.out_channels)
             y[:, :c] += x[:, :c]
-        return y[0] if self._single else y
+        return y
 
+    @single_image_as_batch
     def backward(self, dy):
-        if self._single:
-            dy = dy[None]
         dx = self.body.backward(dy)                                # (B, C_in, H, W)
         if self.residual:
             c = min(self.in_channels, self.out_channels)
             dx[:, :c] += dy[:, :c]
-        return dx[0] if self._single else dx
+        return dx

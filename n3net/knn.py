@@ -28,16 +28,23 @@ Backward (paper form), with G^j = dL/dZ^j and gamma = dL/dalpha^j+1 (docs/n3_bac
         gamma += s / t
     dL/dD = -gamma
 
+In code: paper_weights and paper_weights_backward, reference_weights and
+reference_weights_backward (one function per form and direction, sharing the step
+softmax_step_backward); ContinuousSelection and HardSelection select and aggregate without
+keeping anything (forward(x, D, t) -> (Z, cache), backward(dZ, cache) -> (dx, dD, dt); the
+N3 block keeps the caches); NeuralNearestNeighbors and HardKNN are the same as modules.
+
 An infinite distance means "not a candidate": its weight is exactly 0 and its gradient exactly
 0 (0 * inf is taken as 0 throughout).  A weight that rounds to exactly 1 makes log(1 - w) = -inf,
 which removes that item from the later steps just as cleanly.
 """
+from typing import NamedTuple
+
 import numpy as np
 
 from minigrad.backend import get_array_module
 from minigrad.module import Module
 
-VARIANTS = ("paper", "reference")
 
 
 def log_softmax(logits):
@@ -49,21 +56,23 @@ def log_softmax(logits):
 
 def log1m_exp(log_w, w=None):
     """log(1 - w) from log w (and w = exp(log w), if the caller has it): log1p(-w) where w < 0.5,
-    log(-expm1(log w)) for the few entries at or above 0.5 (accurate near 1; w = 1 gives -inf)."""
+    log(-expm1(log w)) for the few entries at or above 0.5 (accurate near 1); w = 1 gives -inf."""
     xp = get_array_module(log_w)
     w = xp.exp(log_w) if w is None else w
     out = xp.log1p(-xp.minimum(w, 0.5))            # entries >= 0.5 are replaced below
     near_one = w >= 0.5
     if near_one.any():
-        with np.errstate(divide="ignore"):         # w == 1 exactly: log(0) = -inf, which is wanted
-            out[near_one] = xp.log(-xp.expm1(log_w[near_one]))
+        one_minus_w = -xp.expm1(log_w[near_one])   # >= 0; exactly 0 where w rounds to 1
+        tiny = np.finfo(log_w.dtype).tiny
+        out[near_one] = xp.where(one_minus_w > 0, xp.log(xp.maximum(one_minus_w, tiny)), -xp.inf)
     return out
 
 
 def _finite(a):
-    """a with -inf replaced by the most negative float, so that 0 * a is 0, not NaN."""
+    """a with its infinite entries (the non-candidates, whose gradients are exactly 0) set to 0,
+    so that 0 * a is 0, not NaN."""
     xp = get_array_module(a)
-    return xp.maximum(a, np.finfo(a.dtype).min)
+    return xp.where(xp.isfinite(a), a, 0)
 
 
 def check_knn_inputs(x, D, t, k, values=True):
@@ -90,50 +99,104 @@ def check_knn_inputs(x, D, t, k, values=True):
         raise ValueError("continuous KNN: the distances D contain NaN")
 
 
-def knn_weights(D, t, k, variant="paper"):
-    """The k weight vectors of every query: W (B, N, k, M), and what backward needs besides.
+# ---- the two relaxations: the k weight vectors of every query, and their backward ----------------
+def paper_weights(D, t, k):
+    """Eqs. 8-10: W (B, N, k, M) and the alphas alpha^1..alpha^k (each (B, N, M)) that dL/dt needs.
 
-    Returns (W, alphas) where, for the paper form, alphas[j] is alpha^j+1's predecessor alpha^j
-    (B, N, M), needed for dL/dt; the reference form needs none (an empty list).
+        alpha^1   = -D
+        w^j       = softmax(alpha^j / t)
+        alpha^j+1 = alpha^j + log(1 - w^j)
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}: use 'paper' or 'reference'")
     xp = get_array_module(D)
     t = t[..., None]                                                  # (B, N, 1)
-    alpha = -D if variant == "paper" else -D / t                      # (B, N, M)
+    alpha = -D                                                        # alpha^1 (B, N, M)
     weights, alphas = [], []
     for _ in range(k):
-        log_w = log_softmax(alpha / t if variant == "paper" else alpha)   # (B, N, M)
+        log_w = log_softmax(alpha / t)                                # log w^j
         weights.append(xp.exp(log_w))
-        if variant == "paper":
-            alphas.append(alpha)
-        alpha = alpha + log1m_exp(log_w, weights[-1])
+        alphas.append(alpha)
+        alpha = alpha + log1m_exp(log_w, weights[-1])                 # alpha^j+1
     return xp.stack(weights, axis=2), alphas                          # (B, N, k, M)
 
 
-def knn_weights_backward(dW, W, alphas, D, t, variant="paper"):
-    """Gradients wrt D (B, N, M) and t (B, N) from dL/dW (B, N, k, M), by the recurrence above."""
+def paper_weights_backward(dW, W, alphas, t):
+    """(dD (B, N, M), dt (B, N)) from dW = dL/dW (B, N, k, M), walking the steps backwards
+    (docs/n3_backward.md, section 4) with gamma = dL/dalpha^j+1:
+
+        s       = dL/d(alpha^j / t)        (softmax_step_backward)
+        dL/dt  += -sum_m s_m alpha^j_m / t^2
+        gamma  += s / t                    now dL/dalpha^j
+        dL/dD   = -gamma                   after the first step, as alpha^1 = -D
+    """
     xp = get_array_module(dW)
-    k = W.shape[2]
     t1 = t[..., None]                                                 # (B, N, 1)
-    gamma = xp.zeros_like(D)                                          # dL/dalpha^j+1
+    gamma = xp.zeros_like(alphas[0])                                  # dL/dalpha^k+1 = 0
     dt = xp.zeros_like(t)
-    tiny = np.finfo(W.dtype).tiny
-    for j in reversed(range(k)):
-        w, a = W[:, :, j], dW[:, :, j]                                # (B, N, M)
-        # w / (1 - w) is finite even where w == 1: there gamma == 0 exactly, and 0 * it is 0
-        v = w * a - gamma * (w / xp.maximum(1 - w, tiny))             # dL/dlog w^j
-        s = v - w * v.sum(axis=-1, keepdims=True)                     # dL/dlogit^j
-        if variant == "paper":
-            dt -= (s * _finite(alphas[j])).sum(axis=-1) / (t * t)
-            gamma = gamma + s / t1
-        else:
-            gamma = gamma + s
+    for j in reversed(range(W.shape[2])):
+        s = softmax_step_backward(W[:, :, j], dW[:, :, j], gamma)     # (B, N, M)
+        dt -= (s * _finite(alphas[j])).sum(axis=-1) / (t * t)
+        gamma = gamma + s / t1
+    return -gamma, dt
+
+
+def reference_weights(D, t, k):
+    """The released code's form: W (B, N, k, M), and no alphas (an empty list).
+
+        l^1   = -D / t
+        w^j   = softmax(l^j)
+        l^j+1 = l^j + log(1 - w^j)          (the penalty is not divided by t)
+    """
+    xp = get_array_module(D)
+    logits = -D / t[..., None]                                        # l^1 (B, N, M)
+    weights = []
+    for _ in range(k):
+        log_w = log_softmax(logits)                                   # log w^j
+        weights.append(xp.exp(log_w))
+        logits = logits + log1m_exp(log_w, weights[-1])               # l^j+1
+    return xp.stack(weights, axis=2), []                              # (B, N, k, M)
+
+
+def reference_weights_backward(dW, W, D, t):
+    """(dD (B, N, M), dt (B, N)) from dW (B, N, k, M), with gamma = dL/dl^j+1:
+
+        gamma  += softmax_step_backward(w^j, dW^j, gamma)    now dL/dl^j
+        dL/dD   = -gamma / t,   dL/dt = sum_m gamma_m D_m / t^2       as l^1 = -D / t
+    """
+    xp = get_array_module(dW)
+    gamma = xp.zeros_like(D)                                          # dL/dl^k+1 = 0
+    for j in reversed(range(W.shape[2])):
+        gamma = gamma + softmax_step_backward(W[:, :, j], dW[:, :, j], gamma)
+    return -gamma / t[..., None], (gamma * _finite(D)).sum(axis=-1) / (t * t)
+
+
+def softmax_step_backward(w, dw, gamma):
+    """dL/dl of one step w = softmax(l), l_next = l + log(1 - w) (B, N, M), from the direct
+    gradient dw = dL/dw and gamma = dL/dl_next (docs/n3_backward.md, section 4 (b)-(d)):
+
+        v = w dw - gamma w / (1 - w)        dL/dlog w
+        s = v - w sum_m v_m                 through the log-softmax
+    """
+    xp = get_array_module(w)
+    # w / (1 - w) is finite even where w == 1: there gamma == 0 exactly, and 0 * it is 0
+    v = w * dw - gamma * (w / xp.maximum(1 - w, np.finfo(w.dtype).tiny))
+    return v - w * v.sum(axis=-1, keepdims=True)
+
+
+RELAXATIONS = {"paper": paper_weights, "reference": reference_weights}
+
+
+def knn_weights(D, t, k, variant="paper"):
+    """The k weight vectors of every query by the given relaxation: (W (B, N, k, M), alphas)."""
+    if variant not in RELAXATIONS:
+        raise ValueError(f"unknown variant {variant!r}: use 'paper' or 'reference'")
+    return RELAXATIONS[variant](D, t, k)
+
+
+def knn_weights_backward(dW, W, alphas, D, t, variant="paper"):
+    """Gradients wrt D (B, N, M) and t (B, N) from dL/dW (B, N, k, M) by the given relaxation."""
     if variant == "paper":
-        return -gamma, dt
-    # reference: l^1 = -D / t, so dD = -gamma / t and dt = sum gamma D / t^2
-    dt = -(gamma * _finite(-D)).sum(axis=-1) / (t * t)
-    return -gamma / t1, dt
+        return paper_weights_backward(dW, W, alphas, t)
+    return reference_weights_backward(dW, W, D, t)
 
 
 def squared_distances(Q, X):
@@ -167,36 +230,57 @@ def aggregate_backward_x(W, dZ):
                                        dZ.reshape(B, N * k, -1))       # (B, M, F)
 
 
-class NeuralNearestNeighbors(Module):
-    """The continuous KNN as a module: forward(x, D, t) -> Z (B, N, k, F); backward -> (dx, dD, dt).
+# ---- the selections: forward(x, D, t) -> (Z, cache), backward(dZ, cache) -> (dx, dD, dt) --------------
+class ContinuousSelection:
+    """The continuous KNN (Eqs. 8-11) as a pure selection: it keeps nothing between calls, the
+    caller keeps the cache.  cache.weights is W (B, N, k, M)."""
 
-    Keeps the weights W (B, N, k, M) of the last forward as `self.weights` for inspection.
-    """
+    class Cache(NamedTuple):
+        x: object           # (B, M, F) the items
+        weights: object     # (B, N, k, M)
+        alphas: list        # paper form: alpha^1..alpha^k (B, N, M); reference form: []
+        D: object           # (B, N, M)
+        t: object           # (B, N)
 
     def __init__(self, k, variant="paper"):
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        if variant not in VARIANTS:
+        if variant not in RELAXATIONS:
             raise ValueError(f"unknown variant {variant!r}: use 'paper' or 'reference'")
         self.k, self.variant = k, variant
 
-    def extra_repr(self):
-        return f"k={self.k}, variant={self.variant!r}"
+    def forward(self, x, D, t):
+        W, alphas = RELAXATIONS[self.variant](D, t, self.k)              # (B, N, k, M)
+        return aggregate(W, x), self.Cache(x, W, alphas, D, t)           # Z (B, N, k, F)
 
-    def forward(self, x, D, t, check_values=True):
-        check_knn_inputs(x, D, t, self.k, check_values)
-        self.weights, self._alphas = knn_weights(D, t, self.k, self.variant)   # (B, N, k, M)
-        self._x, self._D, self._t = x, D, t
-        return aggregate(self.weights, x)                                     # (B, N, k, F)
-
-    def backward(self, dZ):
-        xp = get_array_module(dZ)
-        B, N, M = self._D.shape
-        dZ = dZ.reshape(B, N * self.k, -1)             # (B, N*k, F): one copy, if dZ is a view
-        dx = aggregate_backward_x(self.weights, dZ)                           # (B, M, F)
-        dW = xp.matmul(dZ, self._x.transpose(0, 2, 1)).reshape(B, N, self.k, M)  # (B, N, k, M)
-        dD, dt = knn_weights_backward(dW, self.weights, self._alphas, self._D, self._t, self.variant)
+    def backward(self, dZ, cache):
+        x, W = cache.x, cache.weights
+        B, N, k, M = W.shape
+        dZ = dZ.reshape(B, N * k, -1)                   # (B, N*k, F): one copy, if dZ is a view
+        dx = aggregate_backward_x(W, dZ)                                     # (B, M, F)
+        dW = get_array_module(dZ).matmul(dZ, x.transpose(0, 2, 1)).reshape(B, N, k, M)
+        dD, dt = knn_weights_backward(dW, W, cache.alphas, cache.D, cache.t, self.variant)
         return dx, dD, dt
+
+
+class HardSelection:
+    """Hard k nearest neighbours with the same signature: t is ignored, and no gradient flows
+    to D or t (dD = dt = None): the choice is piecewise constant in D."""
+
+    class Cache(NamedTuple):
+        weights: object     # (B, N, k, M) one-hot
+
+    def __init__(self, k):
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        self.k = k
+
+    def forward(self, x, D, t=None):
+        W = hard_knn_weights(D, self.k)                                  # (B, N, k, M)
+        return aggregate(W, x), self.Cache(W)                            # Z (B, N, k, F)
+
+    def backward(self, dZ, cache):
+        return aggregate_backward_x(cache.weights, dZ), None, None     # dx (B, M, F)
 
 
 def hard_knn_weights(D, k):
@@ -204,6 +288,30 @@ def hard_knn_weights(D, k):
     xp = get_array_module(D)
     nearest = xp.argsort(D, axis=-1)[..., :k]                          # (B, N, k)
     return (xp.arange(D.shape[-1]) == nearest[..., None]).astype(D.dtype)
+
+
+# ---- the same as modules (forward caches on self) ---------------------------------------------------
+class NeuralNearestNeighbors(Module):
+    """The continuous KNN as a module: forward(x, D, t) -> Z (B, N, k, F); backward -> (dx, dD, dt).
+
+    Keeps the weights W (B, N, k, M) of the last forward as `self.weights` for inspection.
+    """
+
+    def __init__(self, k, variant="paper"):
+        self.select = ContinuousSelection(k, variant)
+        self.k, self.variant = k, variant
+
+    def extra_repr(self):
+        return f"k={self.k}, variant={self.variant!r}"
+
+    def forward(self, x, D, t, check_values=True):
+        check_knn_inputs(x, D, t, self.k, check_values)
+        Z, self._cache = self.select.forward(x, D, t)                       # (B, N, k, F)
+        self.weights = self._cache.weights                                  # (B, N, k, M)
+        return Z
+
+    def backward(self, dZ):
+        return self.select.backward(dZ, self._saved("_cache"))             # dx, dD, dt
 
 
 class HardKNN(Module):
@@ -214,15 +322,15 @@ class HardKNN(Module):
     """
 
     def __init__(self, k):
-        if k < 1:
-            raise ValueError(f"k must be at least 1, got {k}")
+        self.select = HardSelection(k)
         self.k = k
 
     def forward(self, x, D):
-        self.weights = hard_knn_weights(D, self.k)                     # (B, N, k, M)
-        return aggregate(self.weights, x)                              # (B, N, k, F)
+        Z, self._cache = self.select.forward(x, D)                         # (B, N, k, F)
+        self.weights = self._cache.weights                                 # (B, N, k, M)
+        return Z
 
     def backward(self, dZ):
+        dx, _, _ = self.select.backward(dZ, self._saved("_cache"))
         B, N, _, M = self.weights.shape
-        dx = aggregate_backward_x(self.weights, dZ)                    # (B, M, F)
-        return dx, get_array_module(dZ).zeros((B, N, M), dZ.dtype)     # dD: no gradient
+        return dx, get_array_module(dZ).zeros((B, N, M), dZ.dtype)         # dD: no gradient

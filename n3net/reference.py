@@ -18,7 +18,8 @@ import numpy as np
 from minigrad.fold import fold, unfold
 
 from .knn import NeuralNearestNeighbors, squared_distances, squared_distances_backward
-from .n3block import TEMPERATURE_SCALE, pad_amounts, window_start
+from .n3block import TEMPERATURE_SCALE
+from .patch_grid import pad_amounts, window_start
 
 
 def window_mask(n1, n2, w):
