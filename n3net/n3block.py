@@ -299,7 +299,8 @@ class KNNBlock(PatchNeighbours):
     forward(Y, guide): the neighbours are matched on the patches of `guide` (in N3Net, the noisy
     input image, (B, C_g, H, W)) and aggregate the patches of Y; without a guide they are matched
     on Y itself.  Gradients flow through the averaged patches of Y but not through the
-    (piecewise constant) choice of the neighbours, so the guide gets none.
+    (piecewise constant) choice of the neighbours, so the guide gets none: HardSelection returns
+    no distance gradient, and the backward stops before the distances (no _embed_backward).
     """
 
     def __init__(self, in_channels, k=7, patch_size=10, stride=5, match_window=15, query_tile=8):
