@@ -1,6 +1,7 @@
 """Our engine against the obvious PyTorch (autograd) implementation, side by side, in one run.
 
     python bench/vs_pytorch.py [--repeats 5] [--threads 2] [--sizes 256 512 1024] [--only WORK ...]
+                               [--before REV]
 
 Prints one row per piece of work, float32 on the CPU, with our time, PyTorch's time and the
 ratio (ours / PyTorch; below 1 is faster), and for the training steps and whole-image
@@ -16,12 +17,18 @@ buffers kept between calls count.  The machine is shared and noisy, with slow sp
 minute or more: each row's pair of processes (ours, then PyTorch's) runs --rounds times, and the
 best time of each side is kept (evaluations of 512 pixels and more: one round).  Compare only
 ratios from the same run.  Needs PyTorch (pip install torch==2.13.0); without it only our column is printed.
+
+--before REV adds a column for our code as it was at git revision REV (checked out into a
+temporary worktree), measured in the same rounds, and the ratio now / before: a change's
+before and after from one run.
 """
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -159,8 +166,10 @@ def measure(work, impl, repeats, threads):
     return best, (memory_kb("VmHWM") - base) / 1024
 
 
-def run_worker(work, impl, repeats, threads):
-    command = [sys.executable, os.path.abspath(__file__), "--worker", work, impl,
+def run_worker(work, impl, repeats, threads, before_root=None):
+    """One measurement in a fresh process; impl "before" runs our code of the worktree before_root."""
+    script = os.path.abspath(__file__) if impl != "before" else os.path.join(before_root, "bench", "vs_pytorch.py")
+    command = [sys.executable, script, "--worker", work, "ours" if impl == "before" else impl,
                "--repeats", str(repeats), "--threads", str(threads)]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode:
@@ -175,6 +184,7 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024], help="evaluation image sides")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of each row's pair of processes")
     parser.add_argument("--only", nargs="+", help="measure only these rows (names as printed)")
+    parser.add_argument("--before", metavar="REV", help="also measure our code at this git revision")
     parser.add_argument("--worker", nargs=2, metavar=("WORK", "IMPL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -188,26 +198,54 @@ def main():
         versions = f"PyTorch {torch.__version__}"
     except ImportError:
         impls, versions = ["ours"], "PyTorch not installed (pip install torch==2.13.0): our column only"
-    print(f"NumPy {np.__version__}, {versions}; float32, {args.threads} threads, best of {args.repeats} runs x {args.rounds} rounds")
-    print(f"{'work':<22} {'ours':>9} {'PyTorch':>9} {'ratio':>6} {'ours peak':>10} {'PyTorch peak':>13} {'ratio':>6}")
-    for work in args.only or works(args.sizes):
-        repeats = 1 if work.endswith("1024") else args.repeats
-        rounds = 1 if "eval" in work and int(work.split()[-1]) >= 512 else args.rounds
-        r = {}
-        for _ in range(rounds):
-            for impl in impls:
-                m = run_worker(work, impl, repeats, args.threads)
-                r[impl] = m if impl not in r else {"seconds": min(m["seconds"], r[impl]["seconds"]),
-                                                   "mb": r[impl]["mb"]}
-        ours = r["ours"]
-        row = f"{work:<22} {ours['seconds']:8.3f}s"
-        theirs = r.get("pytorch")
-        row += f" {theirs['seconds']:8.3f}s {ours['seconds'] / theirs['seconds']:5.2f}x" if theirs else ""
-        if not work.startswith("conv"):
-            row += f" {ours['mb']:8.0f}MB"
-            row += f" {theirs['mb']:11.0f}MB {ours['mb'] / theirs['mb']:5.2f}x" if theirs else ""
-        print(row, flush=True)
+    with before_worktree(args.before) as before_root:
+        if before_root:
+            impls = ["before"] + impls
+            versions += f"; before = our code at {args.before}"
+        print(f"NumPy {np.__version__}, {versions}; float32, {args.threads} threads, "
+              f"best of {args.repeats} runs x {args.rounds} rounds")
+        header = f"{'work':<22}" + (f" {'before':>9}" if before_root else "") + f" {'ours':>9}"
+        header += f" {'/before':>7}" if before_root else ""
+        header += f" {'PyTorch':>9} {'ratio':>6}" if "pytorch" in impls else ""
+        header += (f" {'before peak':>11}" if before_root else "") + f" {'ours peak':>10}"
+        header += f" {'PyTorch peak':>13} {'ratio':>6}" if "pytorch" in impls else ""
+        print(header)
+        for work in args.only or works(args.sizes):
+            repeats = 1 if work.endswith("1024") else args.repeats
+            rounds = 1 if "eval" in work and int(work.split()[-1]) >= 512 else args.rounds
+            r = {}
+            for _ in range(rounds):
+                for impl in impls:
+                    m = run_worker(work, impl, repeats, args.threads, before_root)
+                    r[impl] = m if impl not in r else {"seconds": min(m["seconds"], r[impl]["seconds"]),
+                                                       "mb": r[impl]["mb"]}
+            print(format_row(work, r), flush=True)
 
+
+def format_row(work, r):
+    ours, before, theirs = r["ours"], r.get("before"), r.get("pytorch")
+    row = f"{work:<22}" + (f" {before['seconds']:8.3f}s" if before else "") + f" {ours['seconds']:8.3f}s"
+    row += f" {ours['seconds'] / before['seconds']:6.2f}x" if before else ""
+    row += f" {theirs['seconds']:8.3f}s {ours['seconds'] / theirs['seconds']:5.2f}x" if theirs else ""
+    if not work.startswith("conv"):
+        row += (f" {before['mb']:9.0f}MB" if before else "") + f" {ours['mb']:8.0f}MB"
+        row += f" {theirs['mb']:11.0f}MB {ours['mb'] / theirs['mb']:5.2f}x" if theirs else ""
+    return row
+
+
+@contextlib.contextmanager
+def before_worktree(rev):
+    """A temporary git worktree of our code at revision rev (None: no worktree), removed after."""
+    if rev is None:
+        yield None
+        return
+    root = tempfile.mkdtemp(prefix="bench-before-")
+    subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", root, rev], check=True,
+                   capture_output=True)
+    try:
+        yield root
+    finally:
+        subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", root], capture_output=True)
 
 if __name__ == "__main__":
     main()
