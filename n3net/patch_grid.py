@@ -63,10 +63,10 @@ def candidate_mask(rows, cols, n1, n2, window):
 
     rows, cols: the AxisTile (or (query_start, query_stop, candidate_start, candidate_stop)) of
     the tile along each axis."""
-    def inside(q0, q1, u0, u1, n):
-        q = np.arange(q0, q1)[:, None]
-        u = np.arange(u0, u1)[None, :]
-        start = np.clip(q - window // 2, 0, n - window)
+    def inside(query_start, query_stop, candidate_start, candidate_stop, n):
+        q = np.arange(query_start, query_stop)[:, None]                # query rows (or columns)
+        u = np.arange(candidate_start, candidate_stop)[None, :]        # candidate rows (or columns)
+        start = np.clip(q - window // 2, 0, n - window)                # window_start of each query
         return (u >= start) & (u < start + window), q == u            # (nq_axis, nu_axis) each
     in_r, same_r = inside(*rows, n1)
     in_c, same_c = inside(*cols, n2)
