@@ -117,10 +117,11 @@ def continuous_knn(logits, Yu, t, k, variant):
 
 class N3Block(nn.Module):
     def __init__(self, in_channels, k=7, patch_size=10, stride=5, match_window=15, features=64,
-                 variant="paper", query_tile=8, min_temperature=1e-4):
+                 variant="paper", query_tile=8, min_temperature=1e-4, max_temperature=1e4):
         super().__init__()
         self.C, self.k, self.p, self.s, self.w = in_channels, k, patch_size, stride, match_window
-        self.variant, self.query_tile, self.min_temperature = variant, query_tile, min_temperature
+        self.variant, self.query_tile = variant, query_tile
+        self.min_temperature, self.max_temperature = min_temperature, max_temperature
         self.distance_bn = DistanceBatchNorm()
         self.embedding = embedding_cnn(in_channels, in_channels, features)
         self.temperature = embedding_cnn(in_channels, 1, features)
@@ -138,8 +139,8 @@ class N3Block(nn.Module):
             return F.unfold(F.pad(a, pad), p, stride=s).transpose(1, 2).reshape(B, n1, n2, -1)
 
         y, e = patches(Y), patches(self.embedding(Y))
-        floor = math.log(self.min_temperature / 0.1)
-        t = 0.1 * torch.exp(patches(self.temperature(Y)).mean(-1).clamp(min=floor))   # (B, n1, n2)
+        floor, ceiling = math.log(self.min_temperature / 0.1), math.log(self.max_temperature / 0.1)
+        t = 0.1 * torch.exp(patches(self.temperature(Y)).mean(-1).clamp(floor, ceiling))   # (B, n1, n2)
         tiles = [(r, c) for r in axis_tiles(n1, self.query_tile, w) for c in axis_tiles(n2, self.query_tile, w)]
         D, masks = [], []
         for (q0, q1, u0, u1), (c0, c1, v0, v1) in tiles:

@@ -11,10 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from minigrad import save                                             # noqa: E402
-from train.inference import load_checkpoint                           # noqa: E402
-
-KEEP = ("format", "model", "config", "train_args", "step", "best_val_psnr", "best_val_step")
+from train.export import export                                       # noqa: E402
 
 
 def main(argv=None):
@@ -23,9 +20,8 @@ def main(argv=None):
     p.add_argument("--out", default="experiments/weights", help="folder for NAME.npz")
     args = p.parse_args(argv)
     for folder in args.runs:
-        ckpt = load_checkpoint(os.path.join(folder, "best.npz"))
         path = os.path.join(args.out, os.path.basename(os.path.normpath(folder)) + ".npz")
-        save({key: ckpt[key] for key in KEEP}, path)
+        export(os.path.join(folder, "best.npz"), path)
         print(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB)")
     return 0
 

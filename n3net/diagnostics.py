@@ -23,6 +23,7 @@ temperature CNNs stop learning.  Per N3 block, from the last forward (and backwa
     stats = diagnose(model, noisy, clean)   # a training-mode forward + backward, state restored
     stats = diagnose(model, noisy, clean, training=False)   # the same in evaluation mode
     stats = saturation(model)               # from the pass the model has just made (training)
+    W, (row, col) = query_weights(block, i, j)   # what query patch (i, j) selected, over its window
 """
 import numpy as np
 
@@ -30,7 +31,7 @@ from layers import MSELoss
 from minigrad.backend import to_numpy
 
 from .n3block import N3Block
-from .patch_grid import take
+from .patch_grid import take, window_start
 
 THRESHOLD = 0.99
 
@@ -74,6 +75,25 @@ def selection_statistics(block):
         gap.append(((nearest[..., 1] - nearest[..., 0]) / t_tile).ravel())
         t.append(t_tile.ravel())
     return tuple(np.concatenate(a) for a in (w1, n_eff, logit_std, gap, t))
+
+
+def query_weights(block, i, j, image=0):
+    """The k weight vectors of the query patch in row i, column j of the patch grid, from the
+    block's last forward pass (run with gradients enabled), over the w x w patches of its window:
+    W (k, w, w) and the grid position (row, column) of the window's first patch.  The query is not
+    its own candidate: W[:, i - row, j - column] is 0."""
+    grid, _, tiles = block._saved("_cache")
+    (n1, n2), w = grid.shape, grid.window
+    for tile, _, selected in tiles:
+        rows, cols = tile.rows, tile.cols
+        if rows.query_start <= i < rows.query_stop and cols.query_start <= j < cols.query_stop:
+            q = (i - rows.query_start) * (cols.query_stop - cols.query_start) + (j - cols.query_start)
+            W = to_numpy(selected.weights[image, q])                     # (k, nu) over the tile's candidates
+            W = W.reshape(-1, rows.candidate_stop - rows.candidate_start, cols.candidate_stop - cols.candidate_start)
+            row, col = window_start(i, n1, w), window_start(j, n2, w)
+            top, left = row - rows.candidate_start, col - cols.candidate_start
+            return W[:, top:top + w, left:left + w], (row, col)
+    raise ValueError(f"query ({i}, {j}) is not on the block's {n1}x{n2} patch grid")
 
 
 def saturation(model, threshold=THRESHOLD):

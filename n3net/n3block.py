@@ -7,7 +7,7 @@ patch, nq queries and nu candidates of a tile, Hp x Wp the padded image (patch_g
     E    = f_E(Y)                       embedding CNN                 (B, C, H, W)
     logT = f_T(Y)                       temperature CNN               (B, 1, H, W)
     y_l, e_l = the p x p patches at stride s of Y and E, zero-padded  (B, n1, n2, F)
-    t_l  = 0.1 exp(mean of logT over patch l), at least min_temperature   (B, n1, n2)
+    t_l  = 0.1 exp(mean of logT over patch l), held in [min_temperature, max_temperature]  (B, n1, n2)
     candidates of query l: the w x w patches of its window, shifted inward at the border, never
         cut; the query itself is excluded, leaving w*w - 1 candidates
     D_lm = ||e_l - e_m||^2              squared distances             (B, nq, nu) per tile
@@ -188,7 +188,8 @@ class PatchNeighbours(Module):
 
     def _check_finite(self, e, t):
         """One value check per call (one GPU synchronisation) instead of the KNN's checks per tile:
-        t >= min_temperature > 0 and w*w - 1 >= k candidates per query hold by construction."""
+        0 < min_temperature <= t <= max_temperature and w*w - 1 >= k candidates per query hold by
+        construction."""
         xp = get_array_module(e)
         finite = xp.isfinite(e).all() if t is None else xp.isfinite(e).all() & xp.isfinite(t).all()
         if not bool(finite):
@@ -254,19 +255,24 @@ class N3Block(PatchNeighbours):
     (B, C (k + 1), H, W).  variant="paper" (Eqs. 8-11) or "reference" (the released code).
     distance_bn=True (the default, as the released code): the KNN's first logits are BN(-D)
     rather than -D (distance_bn.py); False gives the block without it, for comparison.
-    min_temperature: the temperatures are kept at or above it (no gradient reaches the temperature
-    CNN where they are held): a temperature net that drives t towards 0 makes dL/dt ~ 1/t^2
-    overflow float32 (seen in training at t ~ 1e-31); at 1e-4 the first logits may still be 10^4
-    times the normalised distances, a hard KNN for practical purposes.
+    min_temperature, max_temperature: the temperatures are held in between (no gradient reaches
+    the temperature CNN where they are held).  A temperature net that drives t towards 0 makes
+    dL/dt ~ 1/t^2 overflow float32 (seen in training at t ~ 1e-31); at 1e-4 the first logits may
+    still be 10^4 times the normalised distances, a hard KNN for practical purposes.  One that
+    drives t up overflows exp in float32 (seen at sigma 50: t = 2e8 in a training batch, inf on a
+    validation image), and an infinite t turns the -inf logits of the non-candidates into NaN; at
+    1e4 the weights are already uniform over the window to within about 1e-3.
     """
 
     def __init__(self, in_channels, k=7, patch_size=10, stride=5, match_window=15, features=64,
-                 variant="paper", query_tile=8, distance_bn=True, min_temperature=1e-4):
+                 variant="paper", query_tile=8, distance_bn=True, min_temperature=1e-4,
+                 max_temperature=1e4):
         super().__init__(in_channels, k, patch_size, stride, match_window, query_tile,
                          ContinuousSelection(k, variant))
-        if not 0 < min_temperature < TEMPERATURE_SCALE:
-            raise ValueError(f"min_temperature must lie in (0, {TEMPERATURE_SCALE}), got {min_temperature}")
-        self.variant, self.min_temperature = variant, min_temperature
+        if not 0 < min_temperature < TEMPERATURE_SCALE < max_temperature < 1e30:
+            raise ValueError(f"need 0 < min_temperature < {TEMPERATURE_SCALE} < max_temperature < 1e30, got "
+                             f"{min_temperature} and {max_temperature}")
+        self.variant, self.min_temperature, self.max_temperature = variant, min_temperature, max_temperature
         self.embedding = embedding_cnn(in_channels, in_channels, features)
         self.temperature = embedding_cnn(in_channels, 1, features)
         self.distance_bn = DistanceBatchNorm() if distance_bn else None
@@ -277,15 +283,16 @@ class N3Block(PatchNeighbours):
         xp = get_array_module(Y)
         e = grid.patches(self.embedding.forward(Y))                       # (B, n1, n2, F_e)
         mean_logT = grid.patches(self.temperature.forward(Y)).mean(axis=-1)   # (B, n1, n2)
-        # the floor: below it the temperature's gradient, ~1/t^2, overflows float32
-        floor = float(np.log(self.min_temperature / TEMPERATURE_SCALE))  # a Python float keeps the dtype
-        self._t_free = mean_logT > floor                                  # (B, n1, n2)
-        self._t = TEMPERATURE_SCALE * xp.exp(xp.maximum(mean_logT, floor))   # (B, n1, n2)
+        # the floor and the ceiling of t (see the class docstring); Python floats keep the dtype
+        floor = float(np.log(self.min_temperature / TEMPERATURE_SCALE))
+        ceiling = float(np.log(self.max_temperature / TEMPERATURE_SCALE))
+        self._t_free = (mean_logT > floor) & (mean_logT < ceiling)        # (B, n1, n2)
+        self._t = TEMPERATURE_SCALE * xp.exp(xp.minimum(xp.maximum(mean_logT, floor), ceiling))   # (B, n1, n2)
         return e, self._t
 
     def _embed_backward(self, de, dt, grid):
-        # t = 0.1 exp(mean over the p*p pixels of logT): d mean = dt * t (0 where t is at its
-        # floor), spread evenly over the patch
+        # t = 0.1 exp(mean over the p*p pixels of logT): d mean = dt * t (0 where t is held at its
+        # floor or ceiling), spread evenly over the patch
         p2 = self.patch_size ** 2
         dmean = (dt * self._t * self._t_free)[..., None] / p2             # (B, n1, n2, 1)
         dlogT = grid.unpatch(get_array_module(dt).broadcast_to(dmean, (*dt.shape, p2)))  # (B, 1, H, W)

@@ -47,7 +47,8 @@ def reference_forward(block, Y):
     y, e = patches(Y), patches(E)                                      # (B, L, F), (B, L, F_e)
     mean_logT = patches(logT).mean(axis=-1)                           # (B, L)
     floor = np.log(block.min_temperature / TEMPERATURE_SCALE)
-    t = TEMPERATURE_SCALE * np.exp(np.maximum(mean_logT, floor))      # (B, L)
+    ceiling = np.log(block.max_temperature / TEMPERATURE_SCALE)
+    t = TEMPERATURE_SCALE * np.exp(np.clip(mean_logT, floor, ceiling))   # (B, L)
     mask = window_mask(n1, n2, w)                                      # (L, L)
     D = np.where(mask, squared_distances(e, e), np.inf)                # (B, L, L)
     D_hat = D if block.distance_bn is None else block.distance_bn.forward(D)
@@ -58,7 +59,7 @@ def reference_forward(block, Y):
     crop = (slice(None), slice(None), slice(pads[2][0], pads[2][0] + H), slice(pads[3][0], pads[3][0] + W))
     N = N[crop].reshape(B, k, C, H, W)
     out = np.concatenate([Y[:, None], N - Y[:, None]], axis=1).reshape(B, (k + 1) * C, H, W)
-    cache = dict(knn=knn, e=e, t=t, free=mean_logT > floor, count=count, pads=pads, padded=padded, crop=crop)
+    cache = dict(knn=knn, e=e, t=t, free=(mean_logT > floor) & (mean_logT < ceiling), count=count, pads=pads, padded=padded, crop=crop)
     return out, cache
 
 
@@ -78,7 +79,7 @@ def reference_backward(block, cache, dout):
     def unpatch(a):                                                    # (B, L, f) -> (B, f / (p p), H, W)
         return fold(a.transpose(0, 2, 1), cache["padded"], p, s)[cache["crop"]]
 
-    # t = 0.1 exp(mean of logT over the patch): d mean = dt t (0 at the floor), spread over p p pixels
+    # t = 0.1 exp(mean of logT over the patch): d mean = dt t (0 where held), spread over p p pixels
     dmean = (dt * cache["t"] * cache["free"])[..., None] / (p * p)   # (B, L, 1)
     dlogT = unpatch(np.broadcast_to(dmean, (B, L, p * p)))
     dE = unpatch(de_query + de_candidate)

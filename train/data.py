@@ -37,6 +37,32 @@ def load_grayscale(path):
         raise CLIError(f"{path} is not an image Pillow can read ({error})") from None
 
 
+def load_image(path):
+    """An image file as float32 in [0, 1]: (H, W) if it is grayscale, (H, W, 3) RGB if it has colour
+    (an RGB image whose three channels are equal counts as grayscale).  CLIError if unreadable."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            colour = img.mode not in ("L", "1", "I;16", "I;16B", "I;16L", "I", "F", "LA")
+            rgb = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0 if colour else None
+    except FileNotFoundError:
+        raise CLIError(f"image {path} does not exist") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise CLIError(f"{path} is not an image Pillow can read ({error})") from None
+    if rgb is None or (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
+        return load_grayscale(path)
+    return rgb
+
+
+def save_image(path, image):
+    """Save an (H, W) or (H, W, 3) array in [0, 1] as an 8-bit grayscale or RGB image."""
+    if image.ndim == 2:
+        return save_grayscale(path, image)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    Image.fromarray(np.round(np.clip(image, 0, 1) * 255).astype(np.uint8), "RGB").save(path)
+
+
 def save_grayscale(path, image):
     """Save an (H, W) array in [0, 1] as an 8-bit grayscale image (values clipped, rounded)."""
     folder = os.path.dirname(os.path.abspath(path))

@@ -1,9 +1,15 @@
-"""Denoise your own image with a trained model.
+"""Denoise your own image with a trained model (default: the shipped N3Net for --sigma).
 
+    python train/denoise_image.py noisy.png -o denoised.png                 # shipped N3Net, sigma 25
+    python train/denoise_image.py noisy.png -o denoised.png --sigma 50      # shipped N3Net, sigma 50
+    python train/denoise_image.py dncnn17-sigma25 noisy.png -o denoised.png # a shipped model by name
     python train/denoise_image.py runs/denoise/best.npz noisy.png -o denoised.png
 
-The image may be any format Pillow reads (colour images are converted to grayscale); the result
-is an 8-bit grayscale PNG.  The model is rebuilt from the checkpoint alone.
+The image may be any format Pillow reads.  A colour image is denoised per channel (--colour
+channels, the default) or in its luminance only (--colour luminance), and written in colour; a
+grayscale image gives an 8-bit grayscale PNG.  The model is rebuilt from the checkpoint alone.
+The models were trained for one noise level each: --sigma picks the shipped one closest to your
+image's noise (25 or 50 on the 0-255 scale).
 """
 import argparse
 import os
@@ -11,21 +17,35 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from train.data import load_grayscale, save_grayscale                 # noqa: E402
-from train.errors import run_cli                                      # noqa: E402
-from train.inference import denoise, load_model                       # noqa: E402
+from train.data import load_image, save_image                         # noqa: E402
+from train.errors import CLIError, run_cli                            # noqa: E402
+from train.inference import COLOUR_MODES, denoise_image, load_model   # noqa: E402
+from train.shipped import resolve_checkpoint                          # noqa: E402
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="Denoise a grayscale image with a trained checkpoint.")
-    p.add_argument("checkpoint", help="a checkpoint written by train/denoise.py (best.npz or last.npz)")
-    p.add_argument("image", help="the noisy image")
+    p = argparse.ArgumentParser(description="Denoise an image with a trained checkpoint or a shipped model.")
+    p.add_argument("inputs", nargs="+", metavar="[CHECKPOINT] IMAGE",
+                   help="the noisy image, optionally after a checkpoint (a file written by train/denoise.py, "
+                   "or a shipped model's name; default: the shipped N3Net for --sigma)")
     p.add_argument("-o", "--output", required=True, help="where to write the denoised image (PNG)")
+    p.add_argument("--sigma", type=float, default=25.0, help="noise level of the shipped N3Net to use when no "
+                   "checkpoint is given: 25 or 50 (default 25)")
+    p.add_argument("--colour", choices=sorted(COLOUR_MODES), default="channels",
+                   help="how a colour image is denoised: " + "; ".join(f"{k}: {v}" for k, v in COLOUR_MODES.items())
+                   + " (default channels)")
     p.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     args = p.parse_args(argv)
-    model = load_model(args.checkpoint, args.device)
-    noisy = load_grayscale(args.image)
-    save_grayscale(args.output, denoise(model, noisy, args.device))
+    if len(args.inputs) > 2:
+        raise CLIError(f"expected [CHECKPOINT] IMAGE, got {len(args.inputs)} arguments: {' '.join(args.inputs)}")
+    checkpoint, image = (None, *args.inputs) if len(args.inputs) == 1 else args.inputs
+    path, what = resolve_checkpoint(checkpoint, args.sigma)
+    print(f"using the {what}")
+    model = load_model(path, args.device)
+    noisy = load_image(image)
+    if noisy.ndim == 3:
+        print(f"colour image: {COLOUR_MODES[args.colour]}")
+    save_image(args.output, denoise_image(model, noisy, args.colour, args.device))
     print(f"wrote {args.output}")
     return 0
 

@@ -70,3 +70,26 @@ def denoise(model, noisy, device="cpu"):
     with no_grad():
         out = model.forward(to_device(image[None, None].astype(np.float32), device))
     return to_numpy(out)[0, 0, :H, :W]
+
+
+COLOUR_MODES = {"channels": "each of R, G, B denoised by the grayscale model",
+                "luminance": "the luminance Y of YCbCr (BT.601) denoised, the chroma kept as it is"}
+# RGB -> YCbCr (BT.601, full range, offsets left out: they cancel in the round trip)
+RGB_TO_YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+
+
+def denoise_image(model, noisy, colour="channels", device="cpu"):
+    """Denoise an (H, W) grayscale or (H, W, 3) RGB image in [0, 1] with a grayscale model.
+
+    colour="channels": R, G and B one after the other, as three grayscale images (right for
+    noise drawn independently per channel, as here); "luminance": only Y, the chroma untouched
+    (its noise stays)."""
+    if noisy.ndim == 2:
+        return denoise(model, noisy, device)
+    if colour not in COLOUR_MODES:
+        raise CLIError(f"unknown colour mode {colour!r}: use {' or '.join(COLOUR_MODES)}")
+    if colour == "channels":
+        return np.stack([denoise(model, noisy[..., c], device) for c in range(3)], axis=-1)
+    ycc = noisy.astype(np.float64) @ RGB_TO_YCC.T                             # (H, W, 3)
+    ycc[..., 0] = denoise(model, ycc[..., 0].astype(np.float32), device)
+    return (ycc @ np.linalg.inv(RGB_TO_YCC).T).astype(np.float32)

@@ -35,8 +35,12 @@ def _filter(image, kernel):
 
 
 def ssim(clean, estimate, data_range=1.0, sigma=1.5, radius=5, K1=0.01, K2=0.03):
-    """Mean structural similarity of two (H, W) images; both must be at least 11 x 11."""
+    """Mean structural similarity of two (H, W) images, at least 11 x 11; of two colour images
+    (H, W, 3), the mean over the channels."""
     x, y = np.asarray(clean, np.float64), np.asarray(estimate, np.float64)
+    if x.ndim == 3 and x.shape == y.shape:
+        return float(np.mean([ssim(x[..., c], y[..., c], data_range, sigma, radius, K1, K2)
+                              for c in range(x.shape[-1])]))
     if x.shape != y.shape or x.ndim != 2:
         raise ValueError(f"ssim expects two (H, W) images of the same shape, got {x.shape} and {y.shape}")
     if min(x.shape) < 2 * radius + 1:

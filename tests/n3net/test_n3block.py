@@ -173,6 +173,25 @@ def test_temperature_floor(rng):
     assert not block.temperature[-1].bias.grad.any()
     Y32 = Y.astype(np.float32)
     assert small_block(rng).float().forward(Y32).dtype == np.float32
+
+
+def test_temperature_ceiling(rng):
+    # a temperature CNN that drives t up (exp overflows float32 beyond ~88) is held at
+    # max_temperature: finite outputs, nearly uniform weights, no gradient to the temperature CNN
+    block = small_block(rng, max_temperature=1e3)
+    block.temperature[-1].bias.data[...] = 200.0
+    Y = rng.standard_normal((1, 2, 9, 9))
+    out = block.forward(Y)
+    np.testing.assert_allclose(block._t, 1e3)
+    dY = block.backward(rng.standard_normal(out.shape))
+    assert np.isfinite(out).all() and np.isfinite(dY).all()
+    assert not block.temperature[-1].bias.grad.any()
+    W = block._cache.tiles[0].selected.weights                       # (B, nq, k, nu)
+    candidates = np.isfinite(block._cache.tiles[0].D_hat)[:, :, None, :]
+    np.testing.assert_allclose(W[np.broadcast_to(candidates, W.shape)], 1 / 8, rtol=0.02)   # 3x3 - 1
+    block32 = small_block(rng).float()
+    block32.temperature[-1].bias.data[...] = 200.0
+    assert np.isfinite(block32.forward(Y.astype(np.float32))).all()
     with pytest.raises(ValueError, match="min_temperature"):
         N3Block(2, min_temperature=0.5)
 

@@ -1,0 +1,100 @@
+"""Shipped models (models/, train/shipped.py), their export (train/export.py) and colour images."""
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from minigrad import load
+from n3net import build_model
+from train import denoise, denoise_image, evaluate, export, shipped
+from train.data import load_image
+from train.errors import CLIError
+from train import inference
+from train.inference import RGB_TO_YCC, load_model
+
+from .test_cli import TINY, data  # noqa: F401 (the fixture)
+
+
+@pytest.fixture
+def models_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    monkeypatch.setattr(shipped, "MODELS_DIR", str(folder))
+    return folder
+
+
+def test_names_paths_and_the_default_per_sigma(models_dir, tmp_path):
+    (models_dir / "n3net-sigma25.npz").write_bytes(b"x")
+    (models_dir / "dncnn17-sigma25.npz").write_bytes(b"x")
+    assert shipped.resolve_checkpoint(None, 25)[0] == str(models_dir / "n3net-sigma25.npz")
+    path, what = shipped.resolve_checkpoint("dncnn17-sigma25", 50)
+    assert path == str(models_dir / "dncnn17-sigma25.npz") and "DnCNN-17" in what
+    own = tmp_path / "mine.npz"
+    own.write_bytes(b"x")
+    assert shipped.resolve_checkpoint(str(own), 25)[0] == str(own)
+
+
+@pytest.mark.parametrize("checkpoint, sigma, message", [
+    (None, 30, "no shipped N3Net for sigma 30: shipped are n3net-sigma25, n3net-sigma50, dncnn17-sigma25"),
+    ("n3net-sigma99", 25, "neither a checkpoint file nor a shipped model; shipped models: n3net-sigma25"),
+    ("n3net-sigma50", 50, "the shipped model n3net-sigma50 is missing from this checkout"),
+])
+def test_unknown_or_missing_models_name_the_shipped_ones(models_dir, checkpoint, sigma, message):
+    with pytest.raises(CLIError, match=message):
+        shipped.resolve_checkpoint(checkpoint, sigma)
+
+
+def test_export_keeps_the_weights_and_drops_the_optimiser(data, tmp_path):  # noqa: F811
+    out = tmp_path / "run"
+    assert denoise.main(TINY + ["--steps", "2", "--no-test", "--data", str(data), "--out", str(out)]) == 0
+    target = tmp_path / "model.npz"
+    assert export.main([str(out / "last.npz"), str(target)]) == 0
+    exported, full = load(target), load(out / "last.npz")
+    assert "optimizer" not in exported and exported["step"] == 2
+    for name, value in full["model"].items():
+        np.testing.assert_array_equal(exported["model"][name], value)
+    assert os.path.getsize(target) < os.path.getsize(out / "last.npz") / 2
+    model = load_model(str(target))
+    assert model.num_parameters() == build_model("dncnn17", depth=3, features=8).num_parameters()
+
+
+def rgb(rng, size=32):
+    """A smooth colour image with noise, (H, W, 3) in [0, 1]."""
+    y, x = np.mgrid[0:size, 0:size] / size
+    clean = np.stack([x, y, 1 - x * y], axis=-1)
+    return (clean + 0.1 * rng.standard_normal(clean.shape)).astype(np.float32)
+
+
+def test_colour_per_channel_and_in_luminance(rng):
+    model = build_model("dncnn17", depth=3, features=8)
+    noisy = rgb(rng)
+    per_channel = inference.denoise_image(model, noisy, "channels")
+    for c in range(3):
+        np.testing.assert_array_equal(per_channel[..., c], inference.denoise(model, noisy[..., c]))
+    luminance = inference.denoise_image(model, noisy, "luminance")
+    ycc_in, ycc_out = noisy.astype(np.float64) @ RGB_TO_YCC.T, luminance.astype(np.float64) @ RGB_TO_YCC.T
+    np.testing.assert_allclose(ycc_out[..., 1:], ycc_in[..., 1:], atol=1e-5)         # chroma untouched
+    np.testing.assert_allclose(ycc_out[..., 0], inference.denoise(model, ycc_in[..., 0].astype(np.float32)), atol=1e-5)
+
+
+def test_colour_images_stay_colour_and_grey_rgb_reads_as_grey(data, tmp_path, rng, capsys):  # noqa: F811
+    out = tmp_path / "run"
+    denoise.main(TINY + ["--steps", "1", "--no-test", "--data", str(data), "--out", str(out)])
+    colour = tmp_path / "colour.png"
+    Image.fromarray(np.round(np.clip(rgb(rng), 0, 1) * 255).astype(np.uint8), "RGB").save(colour)
+    target = tmp_path / "denoised.png"
+    assert denoise_image.main([str(out / "last.npz"), str(colour), "-o", str(target), "--colour", "luminance"]) == 0
+    assert "colour image: the luminance Y" in capsys.readouterr().out
+    assert load_image(target).shape == (32, 32, 3)
+    grey = tmp_path / "grey.png"
+    Image.fromarray(np.full((20, 20, 3), 77, np.uint8), "RGB").save(grey)
+    assert load_image(grey).shape == (20, 20)
+
+
+def test_evaluate_takes_the_shipped_n3net_without_a_checkpoint(data, capsys):  # noqa: F811
+    if not os.path.exists(shipped.shipped_path("n3net-sigma25")):
+        pytest.skip("models/n3net-sigma25.npz is not in this checkout")
+    assert evaluate.main(["--images", str(data / "test"), "--sigma", "25"]) == 0
+    out = capsys.readouterr().out
+    assert "using the shipped model n3net-sigma25" in out and "mean" in out

@@ -1,0 +1,45 @@
+"""The trained models that ship with the project (models/, see models/README.md), by name.
+
+    resolve_checkpoint(None, sigma=25)            -> models/n3net-sigma25.npz, the shipped N3Net
+    resolve_checkpoint("dncnn17-sigma25", 25)     -> models/dncnn17-sigma25.npz
+    resolve_checkpoint("runs/denoise/best.npz")   -> that file
+
+A shipped model holds the final weights and the model's configuration only (no optimiser state):
+train/export.py writes one from a training checkpoint.
+"""
+import os
+
+from .errors import CLIError
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODELS_DIR = os.path.join(REPO, "models")
+SHIPPED = {                                # name: what it is
+    "n3net-sigma25": "N3Net trained at sigma 25",
+    "n3net-sigma50": "N3Net trained at sigma 50",
+    "dncnn17-sigma25": "DnCNN-17 trained at sigma 25",
+}
+DEFAULT = {25.0: "n3net-sigma25", 50.0: "n3net-sigma50"}     # the shipped N3Net of each sigma
+
+
+def shipped_path(name):
+    return os.path.join(MODELS_DIR, f"{name}.npz")
+
+
+def resolve_checkpoint(checkpoint, sigma=None):
+    """(path, description) of a checkpoint given as a path, as a shipped model's name, or as None
+    (the shipped N3Net for sigma).  CLIError names the shipped models when none fits."""
+    names = ", ".join(SHIPPED)
+    if checkpoint is None:
+        if sigma is None or float(sigma) not in DEFAULT:
+            raise CLIError(f"no shipped N3Net for sigma {sigma:g}: shipped are {names}; give a checkpoint "
+                           f"(a file written by train/denoise.py) for other noise levels")
+        checkpoint = DEFAULT[float(sigma)]
+    if checkpoint in SHIPPED:
+        path = shipped_path(checkpoint)
+        if not os.path.exists(path):
+            raise CLIError(f"the shipped model {checkpoint} is missing from this checkout ({path}); "
+                           f"see models/README.md for the command that trains it")
+        return path, f"shipped model {checkpoint} ({SHIPPED[checkpoint]})"
+    if os.path.exists(checkpoint):
+        return checkpoint, f"checkpoint {checkpoint}"
+    raise CLIError(f"{checkpoint} is neither a checkpoint file nor a shipped model; shipped models: {names}")
