@@ -1,0 +1,75 @@
+"""The tables of models/README.md and the README, from the shipped models and their evaluations.
+
+    python models/report.py models/results/n3net-sigma25.json models/results/dncnn17-sigma25.json ...
+
+Each JSON is written by train/evaluate.py --json (with --bm3d for the BM3D rows); its "checkpoint"
+names the model file, whose training options, steps and wall time go into the training table.
+Prints, per sigma, the PSNR table (noisy input, BM3D where measured, every model; per test image
+and the mean PSNR / SSIM), then the training table.
+"""
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from minigrad import load                                             # noqa: E402
+
+
+def read(path):
+    with open(path) as f:
+        result = json.load(f)
+    result["name"] = os.path.splitext(os.path.basename(result["checkpoint"]))[0]
+    result["model"] = load(result["checkpoint"])
+    return result
+
+
+def psnr_table(results):
+    names = sorted(results[0]["images"])
+    lines = ["| | " + " | ".join(os.path.splitext(n)[0] for n in names) + " | mean PSNR / SSIM |",
+             "|---|" + "---|" * (len(names) + 1)]
+
+    def row(label, result, key, mean):               # mean: the key of the mean PSNR, "_ssim" for SSIM
+        lines.append(f"| {label} | " + " | ".join(f"{result['images'][n][key]:.2f}" for n in names)
+                     + f" | {result[mean + '_psnr']:.2f} / {result[mean + '_ssim']:.3f} |")
+
+    row("noisy input", results[0], "noisy_psnr", "mean_noisy")
+    with_bm3d = [r for r in results if "mean_bm3d_psnr" in r]
+    if with_bm3d:
+        row("BM3D", with_bm3d[0], "bm3d_psnr", "mean_bm3d")
+    for result in results:
+        row(f"`{result['name']}`", result, "psnr", "mean")
+    return "\n".join(lines)
+
+
+def training_table(results):
+    lines = ["| model | training options | steps | training wall time | best validation PSNR (step) |",
+             "|---|---|---|---|---|"]
+    for r in results:
+        m = r["model"]
+        args = json.loads(m["train_args"])
+        options = " ".join(f"--{k.replace('_', '-')} {args[k]}" for k in ("model", "variant", "init", "sigma",
+                                                                          "steps", "batch_size", "minutes")
+                           if k in args and args[k] is not None and not (k == "variant" and "n3" not in args["model"]))
+        minutes = f"{float(m['train_seconds']) / 60:.0f} min" if "train_seconds" in m else "-"
+        lines.append(f"| `{r['name']}` | `{options}` | {int(m['step'])} | {minutes} "
+                     f"| {float(m['best_val_psnr']):.2f} dB ({int(m['best_val_step'])}) |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("results", nargs="+", help="JSON files written by train/evaluate.py --json")
+    args = p.parse_args(argv)
+    results = [read(path) for path in args.results]
+    for sigma in sorted({r["sigma"] for r in results}):
+        chosen = [r for r in results if r["sigma"] == sigma]
+        print(f"sigma {sigma:g}, test images whole, noise seed {chosen[0]['seed']}: PSNR (dB)\n")
+        print(psnr_table(chosen) + "\n")
+    print(training_table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
