@@ -46,7 +46,6 @@ from minigrad.backend import get_array_module
 from minigrad.module import Module
 
 
-
 def log_softmax(logits):
     """Stable log-softmax over the last axis; entries of -inf stay -inf (weight 0)."""
     xp = get_array_module(logits)
