@@ -1,6 +1,7 @@
 """Is a trained N3Net's continuous KNN still soft?  The saturation diagnostic (n3net/diagnostics.py)
 of every N3 block, on noisy crops of clean images.
 
+    python train/diagnose.py                                   # the shipped N3Net for sigma 25
     python train/diagnose.py --checkpoint runs/denoise/best.npz
     python train/diagnose.py --checkpoint CKPT --images data/images/test --crop 80 --sigma 25 --train-mode
 
@@ -25,11 +26,13 @@ from n3net.diagnostics import diagnose, n3_blocks                     # noqa: E4
 from train.data import DEFAULT_DATA, CropSampler, add_noise, load_folder   # noqa: E402
 from train.errors import CLIError, run_cli                            # noqa: E402
 from train.inference import load_checkpoint, model_from_checkpoint    # noqa: E402
+from train.shipped import resolve_checkpoint                          # noqa: E402
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description="Saturation diagnostic of a trained model's N3 blocks.")
-    p.add_argument("--checkpoint", required=True, help="a checkpoint written by train/denoise.py")
+    p.add_argument("--checkpoint", help="a checkpoint written by train/denoise.py or a shipped model's name "
+                   "(default: the shipped N3Net for --sigma, 25 if not given)")
     p.add_argument("--images", default=os.path.join(DEFAULT_DATA, "test"),
                    help="folder of clean images (default: the embedded test images)")
     p.add_argument("--sigma", type=float, help="noise level on the 0-255 scale (default: the run's)")
@@ -39,10 +42,12 @@ def main(argv=None):
     p.add_argument("--train-mode", action="store_true", help="batch statistics instead of running ones")
     p.add_argument("--json", help="also write the report to this JSON file")
     args = p.parse_args(argv)
-    ckpt = load_checkpoint(args.checkpoint)
-    model = model_from_checkpoint(ckpt, args.checkpoint)
+    path, what = resolve_checkpoint(args.checkpoint, 25.0 if args.sigma is None else args.sigma)
+    print(f"using the {what}")
+    ckpt = load_checkpoint(path)
+    model = model_from_checkpoint(ckpt, path)
     if not n3_blocks(model):
-        raise CLIError(f"{args.checkpoint} holds a {json.loads(ckpt['config'])['name']}, which has no N3 block")
+        raise CLIError(f"{path} holds a {json.loads(ckpt['config'])['name']}, which has no N3 block")
     need = model.min_size()
     if args.crop < need:
         raise CLIError(f"--crop {args.crop} is too small: the N3 blocks need at least {need} pixels")
@@ -52,7 +57,7 @@ def main(argv=None):
     clean = sampler.sample(args.crops, rng)
     report = diagnose(model, add_noise(clean, sigma, rng), clean, training=args.train_mode)
     mode = "training" if args.train_mode else "evaluation"
-    print(f"{args.checkpoint}: {args.crops} crops of {args.crop}x{args.crop} of {args.images}, sigma "
+    print(f"{path}: {args.crops} crops of {args.crop}x{args.crop} of {args.images}, sigma "
           f"{sigma:g}, {mode} mode")
     print(f"{'block':<10}{'saturated':>10}{'w1':>7}{'n_eff':>7}{'logit sd':>9}{'gap':>8}{'t median [min, max]':>26}"
           f"{'grad/weight: embedding, temperature, rest':>44}")
@@ -63,7 +68,7 @@ def main(argv=None):
               f"{b['grad_embedding']:18.1e}{b['grad_temperature']:13.1e}{b['grad_rest']:13.1e}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"checkpoint": args.checkpoint, "sigma": sigma, "mode": mode, "blocks": report}, f, indent=1)
+            json.dump({"checkpoint": path, "sigma": sigma, "mode": mode, "blocks": report}, f, indent=1)
         print(f"wrote {args.json}")
     return 0
 
