@@ -97,7 +97,7 @@ def draw(path, title, images, blocks, k):
         ax.axis("off")
     for b in blocks:
         axes[3].hist(b["w1"], bins=np.linspace(0, 1, 41), histtype="step", label=b["name"])
-        axes[4].hist(b["n_eff"], bins=40, histtype="step", label=b["name"])
+        axes[4].hist(b["n_eff"], bins=np.linspace(1, b["W"][0].size - 1, 41), histtype="step", label=b["name"])
     axes[3].set(title="largest first weight max w1\n(1: a hard choice)", xlabel="max w1")
     axes[4].set(title="effective candidates 1/sum (w1)^2\n(1: hard; w*w - 1: uniform)", xlabel="n_eff")
     for ax in axes[3:]:
