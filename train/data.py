@@ -16,41 +16,49 @@ DEFAULT_DATA = os.path.join(REPO, "data", "images")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".pgm", ".ppm", ".webp")
 
 
-def load_grayscale(path):
-    """An image file as a float32 (H, W) array in [0, 1]: RGB(A) and palette images become luma,
-    16-bit images are scaled by 65535.  A file Pillow cannot read raises CLIError."""
+GRAY_MODES = ("L", "1", "LA", "I;16", "I;16B", "I;16L", "I", "F")
+
+
+def _read(path):
+    """The image file, loaded by Pillow; CLIError if it is missing or Pillow cannot read it."""
     try:
         with Image.open(path) as img:
             img.load()
-            if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-                a = np.asarray(img, dtype=np.float64)
-                return (a / (65535.0 if a.max() > 255 else 255.0)).astype(np.float32)
-            if img.mode == "F":
-                a = np.asarray(img, dtype=np.float64)
-                return (a / 255.0 if a.max() > 1 else a).astype(np.float32)
-            if img.mode not in ("L", "1"):
-                img = img.convert("RGB").convert("L")       # palette, RGBA, CMYK, ... -> luma
-            return (np.asarray(img.convert("L"), dtype=np.float32) / 255.0)
+            return img.copy()
     except FileNotFoundError:
         raise CLIError(f"image {path} does not exist") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise CLIError(f"{path} is not an image Pillow can read ({error})") from None
+
+
+def _grayscale(img):
+    """A Pillow image as a float32 (H, W) array in [0, 1] (see load_grayscale)."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        a = np.asarray(img, dtype=np.float64)
+        return (a / (65535.0 if a.max() > 255 else 255.0)).astype(np.float32)
+    if img.mode == "F":
+        a = np.asarray(img, dtype=np.float64)
+        return (a / 255.0 if a.max() > 1 else a).astype(np.float32)
+    if img.mode not in ("L", "1"):
+        img = img.convert("RGB").convert("L")       # palette, RGBA, CMYK, ... -> luma
+    return np.asarray(img.convert("L"), dtype=np.float32) / 255.0
+
+
+def load_grayscale(path):
+    """An image file as a float32 (H, W) array in [0, 1]: RGB(A) and palette images become luma,
+    16-bit images are scaled by 65535.  A file Pillow cannot read raises CLIError."""
+    return _grayscale(_read(path))
 
 
 def load_image(path):
     """An image file as float32 in [0, 1]: (H, W) if it is grayscale, (H, W, 3) RGB if it has colour
     (an RGB image whose three channels are equal counts as grayscale).  CLIError if unreadable."""
-    try:
-        with Image.open(path) as img:
-            img.load()
-            colour = img.mode not in ("L", "1", "I;16", "I;16B", "I;16L", "I", "F", "LA")
-            rgb = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0 if colour else None
-    except FileNotFoundError:
-        raise CLIError(f"image {path} does not exist") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise CLIError(f"{path} is not an image Pillow can read ({error})") from None
-    if rgb is None or (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
-        return load_grayscale(path)
+    img = _read(path)
+    if img.mode in GRAY_MODES:
+        return _grayscale(img)
+    rgb = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
+        return _grayscale(img)
     return rgb
 
 

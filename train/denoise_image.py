@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from train.data import load_image, save_image                         # noqa: E402
 from train.errors import CLIError, run_cli                            # noqa: E402
-from train.inference import COLOUR_MODES, denoise_image, load_model   # noqa: E402
+from train.inference import COLOUR_HELP, COLOUR_MODES, denoise_image, load_model   # noqa: E402
 from train.shipped import resolve_checkpoint                          # noqa: E402
 
 
@@ -32,8 +32,7 @@ def main(argv=None):
     p.add_argument("--sigma", type=float, default=25.0, help="noise level of the shipped N3Net to use when no "
                    "checkpoint is given: 25 or 50 (default 25)")
     p.add_argument("--colour", choices=sorted(COLOUR_MODES), default="channels",
-                   help="how a colour image is denoised: " + "; ".join(f"{k}: {v}" for k, v in COLOUR_MODES.items())
-                   + " (default channels)")
+                   help=COLOUR_HELP)
     p.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     args = p.parse_args(argv)
     if len(args.inputs) > 2:

@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from train.data import DEFAULT_DATA, add_noise, list_images, load_image, save_image   # noqa: E402
 from train.errors import CLIError, run_cli                            # noqa: E402
-from train.inference import COLOUR_MODES, denoise_image, load_model   # noqa: E402
+from train.inference import COLOUR_HELP, COLOUR_MODES, denoise_image, load_model   # noqa: E402
 from train.shipped import resolve_checkpoint                          # noqa: E402
 from train.metrics import psnr, ssim                                  # noqa: E402
 
@@ -79,8 +79,7 @@ def main(argv=None):
     p.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     p.add_argument("--bm3d", action="store_true", help="compare with BM3D (needs the bm3d package)")
     p.add_argument("--colour", choices=sorted(COLOUR_MODES), default="channels",
-                   help="how colour images are denoised: " + "; ".join(f"{k}: {v}" for k, v in COLOUR_MODES.items())
-                   + " (default channels)")
+                   help=COLOUR_HELP)
     args = p.parse_args(argv)
     path, what = resolve_checkpoint(args.checkpoint, args.sigma)
     print(f"using the {what}")

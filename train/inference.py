@@ -74,6 +74,8 @@ def denoise(model, noisy, device="cpu"):
 
 COLOUR_MODES = {"channels": "each of R, G, B denoised by the grayscale model",
                 "luminance": "the luminance Y of YCbCr (BT.601) denoised, the chroma kept as it is"}
+COLOUR_HELP = ("how a colour image is denoised: " + "; ".join(f"{k}: {v}" for k, v in COLOUR_MODES.items())
+               + " (default channels)")
 # RGB -> YCbCr (BT.601, full range, offsets left out: they cancel in the round trip)
 RGB_TO_YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
 

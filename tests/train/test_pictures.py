@@ -45,7 +45,8 @@ def test_inspect_draws_the_figure(n3_checkpoint, tmp_path, capsys):
                             "--crop", "90", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "query patch: rows" in printed and "stages.1: t at the query" in printed
-    assert Image.open(out).size[0] > 800
+    with Image.open(out) as figure:
+        assert figure.size[0] > 800
     assert inspect_n3.main(["--checkpoint", str(n3_checkpoint), "--image", str(image), "--sigma", "25",
                             "--query", "40", "50", "--out", str(out)]) == 0
     assert "rows 40-49, columns 50-59 (as given)" in capsys.readouterr().out
