@@ -19,32 +19,28 @@ temperature CNNs stop learning.  Per N3 block, from the last forward (and backwa
                       embedding and the temperature CNN (0 before any backward)
     grad_rest         the same ratio over every parameter of the model outside the N3 blocks'
                       embedding and temperature CNNs, for comparison
+    separation_median median over queries of std over the candidates of D_hat / |gamma|, the
+                      distance batch-norm's scale (without it: of the first logits); collapsed:
+                      below 0.1, the rule of n3net/collapse.py (the embedding no longer
+                      separates candidates)
 
     stats = diagnose(model, noisy, clean)   # a training-mode forward + backward, state restored
     stats = diagnose(model, noisy, clean, training=False)   # the same in evaluation mode
     stats = saturation(model)               # from the pass the model has just made (training)
     W, (row, col) = query_weights(block, i, j)   # what query patch (i, j) selected, over its window
 """
+from typing import NamedTuple
+
 import numpy as np
 
 from layers import MSELoss
 from minigrad.backend import to_numpy
 
-from .n3block import N3Block
+from .collapse import is_collapsed
+from .n3block import n3_blocks  # noqa: F401 (re-exported)
 from .patch_grid import take, window_start
 
 THRESHOLD = 0.99
-
-
-def n3_blocks(model):
-    """(name, block) of every N3 block of the model, in order."""
-    return [(name, m) for name, m in _named_modules(model) if isinstance(m, N3Block)]
-
-
-def _named_modules(module, prefix=""):
-    yield prefix, module
-    for name, child in module.named_children():
-        yield from _named_modules(child, f"{prefix}.{name}" if prefix else name)
 
 
 def _ratio(params):
@@ -53,12 +49,22 @@ def _ratio(params):
     return float(np.sqrt(grad / weight)) if weight > 0 else 0.0
 
 
+class SelectionStatistics(NamedTuple):
+    """Per query of a block's last forward pass, flat NumPy arrays in tile order."""
+    w1: np.ndarray           # largest first weight max_m w^1_m
+    n_eff: np.ndarray        # 1 / sum_m (w^1_m)^2
+    logit_std: np.ndarray    # std over the candidates of the first logits -D_hat / t
+    gap: np.ndarray          # (d2 - d1) / t
+    t: np.ndarray            # temperature
+    separation: np.ndarray   # std over the candidates of D_hat / |gamma| (collapse.py)
+
+
 def selection_statistics(block):
-    """Largest first weights, effective numbers of candidates, spreads of the first logits, gaps and
-    temperatures of every query of the block's last forward pass: five flat NumPy arrays
-    (w1_max, n_eff, logit_std, gap, t), in tile order."""
+    """The SelectionStatistics of every query of the block's last forward pass."""
     _, _, tiles = block._saved("_cache")
-    w1, n_eff, logit_std, gap, t = [], [], [], [], []
+    bn = block.distance_bn
+    gamma = None if bn is None else abs(float(to_numpy(bn.weight.data)[0]))
+    columns = {name: [] for name in SelectionStatistics._fields}
     for tile, D_hat, selected in tiles:                                 # on the host: not a hot path
         Dn = to_numpy(D_hat)                                             # (B, nq, nu)
         t_tile = to_numpy(take(block._t, tile.queries))                  # (B, nq)
@@ -68,13 +74,15 @@ def selection_statistics(block):
         D0 = np.where(finite, Dn, 0)
         mean = D0.sum(axis=-1) / count
         var = np.where(finite, D0 - mean[..., None], 0) ** 2
-        logit_std.append((np.sqrt(var.sum(axis=-1) / count) / t_tile).ravel())
+        spread = np.sqrt(var.sum(axis=-1) / count)                       # (B, nq) std of D_hat
         first = to_numpy(selected.weights[:, :, 0])                      # (B, nq, nu): w^1
-        w1.append(first.max(axis=-1).ravel())
-        n_eff.append((1 / (first * first).sum(axis=-1)).ravel())
-        gap.append(((nearest[..., 1] - nearest[..., 0]) / t_tile).ravel())
-        t.append(t_tile.ravel())
-    return tuple(np.concatenate(a) for a in (w1, n_eff, logit_std, gap, t))
+        columns["w1"].append(first.max(axis=-1))
+        columns["n_eff"].append(1 / (first * first).sum(axis=-1))
+        columns["logit_std"].append(spread / t_tile)
+        columns["gap"].append((nearest[..., 1] - nearest[..., 0]) / t_tile)
+        columns["t"].append(t_tile)
+        columns["separation"].append(spread / t_tile if gamma is None else spread / gamma)
+    return SelectionStatistics(**{k: np.concatenate([a.ravel() for a in v]) for k, v in columns.items()})
 
 
 def query_weights(block, i, j, image=0):
@@ -104,12 +112,14 @@ def saturation(model, threshold=THRESHOLD):
     rest = [p for p in model.parameters() if id(p) not in inside]
     report = []
     for name, block in blocks:
-        w1, n_eff, logit_std, gap, t = selection_statistics(block)
-        report.append({"block": name, "saturated": float((w1 > threshold).mean()),
-                       "w1_median": float(np.median(w1)), "n_eff_median": float(np.median(n_eff)),
-                       "logit_std_median": float(np.median(logit_std)),
-                       "gap_median": float(np.median(gap)), "t_median": float(np.median(t)),
-                       "t_min": float(t.min()), "t_max": float(t.max()),
+        stats = selection_statistics(block)
+        separation = float(np.median(stats.separation))
+        report.append({"block": name, "saturated": float((stats.w1 > threshold).mean()),
+                       "w1_median": float(np.median(stats.w1)), "n_eff_median": float(np.median(stats.n_eff)),
+                       "logit_std_median": float(np.median(stats.logit_std)),
+                       "gap_median": float(np.median(stats.gap)), "t_median": float(np.median(stats.t)),
+                       "t_min": float(stats.t.min()), "t_max": float(stats.t.max()),
+                       "separation_median": separation, "collapsed": is_collapsed(separation),
                        "grad_embedding": _ratio(block.embedding.parameters()),
                        "grad_temperature": _ratio(block.temperature.parameters()),
                        "grad_rest": _ratio(rest)})

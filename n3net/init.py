@@ -2,9 +2,14 @@
 
     init="default"   the layers' own (PyTorch's) defaults: Kaiming-uniform convolutions with
                      a = sqrt(5), batch-norm scales 1
-    init="released"  every Conv2d weight ~ N(0, 2 / (kH kW out_channels)) (He et al., fan-out);
-                     every BatchNorm2d scale |N(0, 2 / (9 * 64))|, raised to at least 0.025;
-                     batch-norm shifts 0; convolution biases keep their defaults
+    init="released"  the DnCNN blocks' Conv2d weights ~ N(0, 2 / (kH kW out_channels)) (He et
+                     al., fan-out); every BatchNorm2d scale |N(0, 2 / (9 * 64))|, raised to at
+                     least 0.025, the N3 blocks' included; batch-norm shifts 0; convolution biases
+                     keep their defaults.  The N3 blocks' embedding and temperature CNN
+                     convolutions keep the layers' defaults (Kaiming-uniform, a = sqrt(5): RMS
+                     1 / sqrt(3 fan_in)), as in the released code, whose N3Block.reset_parameters
+                     touches only its batch norms.  The distance batch-norm's scale stays 1 (the
+                     released code's BatchNorm1d drew it U(0, 1) in the PyTorch of its time).
 
 The released code also sets the BatchNorm2d momentum to 0.001, which suits its 50 epochs of
 51,200 crops; after the few thousand steps of a CPU run such running statistics are still near
@@ -16,6 +21,8 @@ import numpy as np
 
 from layers import BatchNorm2d, Conv2d
 from minigrad import init
+
+from .n3block import N3Block
 
 INITS = ("default", "released")
 BN_SCALE_MIN = 0.025
@@ -34,10 +41,12 @@ def released_init(model, zero_last=False, rng=None):
 
     zero_last=True keeps the zero last convolution of DnCNN blocks built with zero_init_residual
     (those that are all zero are left alone)."""
+    n3_cnns = {id(c) for m in model.modules() if isinstance(m, N3Block)
+               for cnn in (m.embedding, m.temperature) for c in cnn.modules()}
     for m in model.modules():
         if isinstance(m, Conv2d):
             weight = m.weight.data
-            if zero_last and not weight.any():
+            if id(m) in n3_cnns or zero_last and not weight.any():
                 continue
             out_channels, _, kh, kw = weight.shape
             weight[...] = init.normal(weight.shape, math.sqrt(2.0 / (kh * kw * out_channels)), rng)

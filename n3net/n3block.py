@@ -320,3 +320,14 @@ class KNNBlock(PatchNeighbours):
             raise ValueError(f"KNNBlock: the guide image {tuple(guide.shape)} must have the batch size "
                              f"and the size of Y {tuple(Y.shape)}")
         return grid.patches(guide), None
+
+
+def n3_blocks(model):
+    """(name, block) of every N3 block of the model, in order."""
+    return [(name, m) for name, m in _named_modules(model) if isinstance(m, N3Block)]
+
+
+def _named_modules(module, prefix=""):
+    yield prefix, module
+    for name, child in module.named_children():
+        yield from _named_modules(child, f"{prefix}.{name}" if prefix else name)

@@ -21,12 +21,14 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from n3net import MODELS                                              # noqa: E402
 from train.errors import CLIError, run_cli                            # noqa: E402
 from train.inference import load_checkpoint                           # noqa: E402
+from train.recipe import DECAY_SCOPES, LEGACY_RECIPE, OPTIMIZERS     # noqa: E402
 from train.run import Run                                             # noqa: E402
 
 DEFAULTS = dict(model="n3net-light", depth=None, features=None, sigma=25.0, crop=80, batch_size=4, steps=800,
                 minutes=None, lr=2e-3, lr_end=1e-4, weight_decay=1e-4, clip=1.0, seed=0, device="cpu", out="runs/denoise",
                 data=None, val_every=50, val_crop=256, checkpoint_every=25, test=True, threads=None,
-                init=None, variant="paper", distance_bn=True)
+                init=None, variant="paper", distance_bn=True, optimizer="adam", decay_scope="all",
+                n3_lr_scale=1.0, freeze_n3=False, loss_scale=1.0)
 # options that a resumed run may change; all others come from the checkpoint
 RESUMABLE = {"minutes", "device", "val_every", "checkpoint_every", "test", "threads"}
 
@@ -57,6 +59,19 @@ def parse_args(argv):
                    "from --lr (default 1e-4)")
     p.add_argument("--weight-decay", type=float, help="L2 weight decay on convolution weights and "
                    "batch-norm scales, not on biases (default 1e-4)")
+    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help="adam (weight decay added to the "
+                   "gradient, as the released code) or adamw (decoupled weight decay) (default adam)")
+    p.add_argument("--decay-scope", choices=DECAY_SCOPES, help="what the weight decay applies to: all "
+                   "(every convolution weight and batch-norm scale, the N3 blocks' too) or backbone (the "
+                   "convolution weights outside the N3 blocks' embedding and temperature CNNs) "
+                   "(default all)")
+    p.add_argument("--n3-lr-scale", type=float, help="the N3 blocks' parameters learn at --lr times this "
+                   "(default 1)")
+    p.add_argument("--freeze-n3", action="store_const", const=True, help="keep the N3 blocks' embedding "
+                   "and temperature CNNs at their initial weights (for comparison)")
+    p.add_argument("--loss-scale", type=float, help="train on this times the mean squared error (800: the "
+                   "released code's loss for 80x80 crops); --clip applies to the MSE's gradient "
+                   "(default 1)")
     p.add_argument("--clip", type=float, help="clip the gradients' global L2 norm to this value, 0 for "
                    "no clipping (default 1.0: it stops the rare loss spikes of small batches)")
     p.add_argument("--seed", type=int, help="seed for the initial weights, the crops and the noise (default 0)")
@@ -80,7 +95,8 @@ def parse_args(argv):
 
 def check_values(opts):
     """Refuse option values that cannot work, naming the option."""
-    positive = ["crop", "batch_size", "steps", "val_every", "checkpoint_every", "lr", "lr_end"]
+    positive = ["crop", "batch_size", "steps", "val_every", "checkpoint_every", "lr", "lr_end",
+                "n3_lr_scale", "loss_scale"]
     optional = [k for k in ("depth", "features", "threads", "minutes") if opts[k] is not None]
     for key in positive + optional:
         if not opts[key] > 0:
@@ -108,6 +124,7 @@ def settings(given, resume):
         if key not in RESUMABLE and key != "out" and saved.get(key) != value:
             raise CLIError(f"--{key.replace('_', '-')} {value} differs from the resumed run's "
                            f"{saved.get(key)}; drop the option or start a new run with another --out")
+    saved = {**LEGACY_RECIPE, **saved}      # a run from before the recipe options trained with these
     return check_values({**saved, **{k: v for k, v in given.items() if k in RESUMABLE}, "out": out}), ckpt
 
 

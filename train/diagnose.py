@@ -11,7 +11,11 @@ statistics, as a training step does).  Prints, per block: the fraction of querie
 weight w^1 exceeds 0.99, the medians of the largest first weight, of the effective number of
 candidates 1 / sum (w^1)^2, of the spread of the first logits over the candidates and of the gap
 (d2 - d1) / t, the temperatures, and the gradient /
-weight norm ratios of the embedding CNN, the temperature CNN and the rest of the network.
+weight norm ratios of the embedding CNN, the temperature CNN and the rest of the network.  Then the
+collapse diagnostic (n3net/collapse.py): the separation of the candidates by the embedding
+(median std of D_hat / |gamma|; below 0.1 the block is flagged COLLAPSED), the RMS of every
+embedding and temperature convolution weight against its default initialisation's, and the
+batch-norms' running variances against their eps.
 """
 import argparse
 import json
@@ -22,11 +26,30 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from n3net.collapse import COLLAPSE_SEPARATION, weight_report        # noqa: E402
 from n3net.diagnostics import diagnose, n3_blocks                     # noqa: E402
 from train.data import DEFAULT_DATA, CropSampler, add_noise, load_folder   # noqa: E402
 from train.errors import CLIError, run_cli                            # noqa: E402
 from train.inference import load_checkpoint, model_from_checkpoint    # noqa: E402
 from train.shipped import resolve_checkpoint                          # noqa: E402
+
+
+def _list(values):
+    return "[" + ", ".join(f"{v:.1e}" for v in values) + "]"
+
+
+def print_collapse(report, weights):
+    """The collapse diagnostic of each block (n3net/collapse.py)."""
+    print(f"collapse: separation = median std of D_hat / |gamma| (collapsed below {COLLAPSE_SEPARATION:g}); "
+          f"weight RMS / default initialisation's; batch-norm running variances (eps {weights[0]['eps']:g})")
+    for b, w in zip(report, weights):
+        flag = "COLLAPSED" if b["collapsed"] else "alive"
+        dbn = ("none" if w["distance_bn_var"] is None else
+               f"running var {w['distance_bn_var']:.1e}, |gamma| {w['distance_bn_scale']:.2f}")
+        print(f"{b['block']:<10}separation {b['separation_median']:.2e}: {flag}; distance batch-norm {dbn}")
+        for cnn in ("embedding", "temperature"):
+            ratio = [r / r0 for r, r0 in zip(w[f"{cnn}_rms"], w[f"{cnn}_rms_init"])]
+            print(f"{'':<10}{cnn:<12} RMS / init {_list(ratio)}, batch-norm running var {_list(w[f'{cnn}_bn_var'])}")
 
 
 def main(argv=None):
@@ -66,9 +89,12 @@ def main(argv=None):
               f"{b['gap_median']:8.2f}"
               f"{b['t_median']:10.3f} [{b['t_min']:.3f}, {b['t_max']:.3f}]"
               f"{b['grad_embedding']:18.1e}{b['grad_temperature']:13.1e}{b['grad_rest']:13.1e}")
+    weights = weight_report(model)
+    print_collapse(report, weights)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"checkpoint": path, "sigma": sigma, "mode": mode, "blocks": report}, f, indent=1)
+            json.dump({"checkpoint": path, "sigma": sigma, "mode": mode, "blocks": report,
+                       "weights": weights}, f, indent=1)
         print(f"wrote {args.json}")
     return 0
 

@@ -190,7 +190,7 @@ def main(argv=None):
     rows = []
     for (name, block), t_map in zip(blocks, t_maps):
         W_q, (wr, wc) = query_weights(block, qi, qj)                       # (k, w, w)
-        w1, n_eff, _, _, _ = selection_statistics(block)
+        w1, n_eff = selection_statistics(block)[:2]
         top, left = r0 + wr * s - ctop, c0 + wc * s - cleft                # the window's pixels
         span = (w - 1) * s + ps
         window = np.pad(noisy, ps)[top + ps:top + ps + span, left + ps:left + ps + span]   # zeros outside

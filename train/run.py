@@ -10,8 +10,9 @@ from tqdm import tqdm
 
 from layers import MSELoss
 from minigrad import init, save, to_device
-from minigrad.optim import Adam, ExponentialDecayLR, clip_grad_norm
+from minigrad.optim import ExponentialDecayLR, clip_grad_norm
 from n3net import build_model
+from n3net.collapse import weight_report
 from n3net.diagnostics import n3_blocks, saturation
 
 from .data import DEFAULT_DATA, CropSampler, add_noise, load_folder
@@ -20,6 +21,7 @@ from .evaluate import evaluate_folder
 from .inference import FORMAT, denoise, load_checkpoint, model_from_checkpoint, require_device
 from .metrics import psnr
 from .plots import plot_curves, plot_examples
+from .recipe import LEGACY_RECIPE, decay_to_data, group_names, make_optimizer
 
 N3_MODELS = ("n3net", "n3net-light")
 
@@ -34,13 +36,6 @@ def data_folders(data):
         split = [os.path.join(data, name) for name in ("train", "val", "test")]
         return tuple(f if os.path.isdir(f) else os.path.join(DEFAULT_DATA, os.path.basename(f)) for f in split)
     return data, os.path.join(DEFAULT_DATA, "val"), os.path.join(DEFAULT_DATA, "test")
-
-
-def weight_decay_groups(model, weight_decay):
-    """Decay on convolution/linear weights and batch-norm scales ("weight"), none on biases."""
-    decay = [p for name, p in model.named_parameters() if name.endswith("weight")]
-    rest = [p for name, p in model.named_parameters() if not name.endswith("weight")]
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
 
 
 def default_init(opts):
@@ -94,7 +89,10 @@ class Run:
         self.val_images = self._val_set(load_folder(val_dir), opts["val_crop"], opts["sigma"])
         self.test_dir = test_dir
         self.model.to(self.device)
-        self.optimizer = Adam(weight_decay_groups(self.model, opts["weight_decay"]), lr=opts["lr"])
+        for key, value in LEGACY_RECIPE.items():  # a checkpoint from before the recipe options
+            opts.setdefault(key, value)
+        self.optimizer = make_optimizer(self.model, opts)
+        self.group_names = group_names(self.model, opts)
         self.schedule = ExponentialDecayLR(self.optimizer, opts["lr_end"], opts["steps"])
         self.rng = np.random.default_rng(opts["seed"])
         self.step, self.best, self.best_step = 0, -np.inf, 0
@@ -169,16 +167,27 @@ class Run:
         if not np.isfinite(loss):
             raise self._diverged(f"the loss became {loss} at step {self.step + 1}")
         self.model.zero_grad()
-        self.model.backward(self.loss_fn.backward())
-        # the N3 blocks' saturation diagnostic, on the steps that are validated (before clipping)
-        self.diagnostics = saturation(self.model) if self.has_n3 and self.validates(self.step + 1) else None
-        self.grad_norm = clip_grad_norm(self.model.parameters(), self.opts["clip"] or math.inf)
+        scale = self.opts["loss_scale"]                   # the loss is scale * MSE; MSE is logged
+        self.model.backward(self.loss_fn.backward(scale))
+        # the N3 blocks' diagnostics and the decay against the data, on the steps that are
+        # validated (before clipping)
+        self.diagnostics = self._diagnostics() if self.validates(self.step + 1) else None
+        self.grad_norm = clip_grad_norm(self.model.parameters(), scale * self.opts["clip"] or math.inf) / scale
         if not np.isfinite(self.grad_norm):         # checked before the update: the weights stay good
             raise self._diverged(f"the gradients became {self.grad_norm} at step {self.step + 1} (loss {loss:.3g})")
         self.optimizer.step()
         self.schedule.step()
         self.step += 1
         return loss
+
+    def _diagnostics(self):
+        """For the log: the saturation and weight reports of the N3 blocks, and decay / data
+        gradient per parameter group (train/recipe.py)."""
+        record = {"decay_to_data": decay_to_data(self.optimizer, self.group_names)}
+        if self.has_n3:
+            record["n3"] = saturation(self.model)
+            record["n3_weights"] = weight_report(self.model)
+        return record
 
     def validate(self):
         value = float(np.mean([psnr(clean, denoise(self.model, noisy, self.device))
@@ -204,7 +213,7 @@ class Run:
             record = {"step": self.step, "loss": loss, "lr": lr, "grad_norm": self.grad_norm,
                       "seconds": round(self.seconds, 3)}
             if self.diagnostics:
-                record["n3"] = self.diagnostics
+                record.update(self.diagnostics)
             self._append(record)
             validated = self.validates(self.step)
             if validated:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from minigrad import Parameter
-from minigrad.optim import (SGD, Adam, ExponentialDecayLR, ExponentialLR, StepLR,
+from minigrad.optim import (SGD, Adam, AdamW, ExponentialDecayLR, ExponentialLR, StepLR,
                             clip_grad_norm)
 
 
@@ -106,8 +106,23 @@ def test_state_dict_resumes_exactly(rng):
     np.testing.assert_array_equal(run(6), run(6, resume_at=3))
 
 
+def test_adamw_decay_is_decoupled():
+    # a weight that gets no data gradient (a convolution before a batch-norm, at its scale):
+    # Adam's L2 decay enters the normalised step and moves it by about lr per step, whatever the
+    # decay's size (here from 1 to below 0.3 in 100 steps of lr 0.01); AdamW shrinks it by exactly
+    # (1 - lr * weight_decay) per step
+    lr, wd, steps = 1e-2, 1e-4, 100
+    params = {cls: Parameter(np.ones(3)) for cls in (Adam, AdamW)}
+    for cls, p in params.items():
+        opt = cls([p], lr=lr, weight_decay=wd)
+        for _ in range(steps):
+            opt.step()                                   # p.grad stays 0
+    assert (params[Adam].data < 0.3).all()
+    np.testing.assert_allclose(params[AdamW].data, (1 - lr * wd) ** steps, rtol=1e-12)
+
+
 @pytest.mark.torch
-@pytest.mark.parametrize("kind", ["sgd", "nesterov", "adam"])
+@pytest.mark.parametrize("kind", ["sgd", "nesterov", "adam", "adamw"])
 def test_steps_match_torch(torch, rng, kind):
     w0 = rng.standard_normal((3, 4))
     grads = [rng.standard_normal((3, 4)) for _ in range(5)]
@@ -115,6 +130,8 @@ def test_steps_match_torch(torch, rng, kind):
     t = torch.nn.Parameter(torch.tensor(w0))
     if kind == "adam":
         ours, theirs = Adam([p], lr=0.01, weight_decay=0.1), torch.optim.Adam([t], lr=0.01, weight_decay=0.1)
+    elif kind == "adamw":
+        ours, theirs = AdamW([p], lr=0.01, weight_decay=0.1), torch.optim.AdamW([t], lr=0.01, weight_decay=0.1)
     else:
         opts = dict(lr=0.05, momentum=0.9, weight_decay=0.1, nesterov=kind == "nesterov")
         ours, theirs = SGD([p], **opts), torch.optim.SGD([t], **opts)

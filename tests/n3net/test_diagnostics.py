@@ -41,7 +41,7 @@ def test_statistics_agree_with_the_weights(rng):
     x = rng.random((2, 1, 14, 13))
     model.forward(x)
     for _, block in n3_blocks(model):
-        w1, n_eff, logit_std, gap, t = selection_statistics(block)
+        w1, n_eff, logit_std, gap, t, _ = selection_statistics(block)
         B, n1, n2 = block._t.shape
         assert w1.shape == n_eff.shape == logit_std.shape == gap.shape == t.shape == (B * n1 * n2,)
         assert np.all(logit_std > 0)

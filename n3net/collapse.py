@@ -1,0 +1,87 @@
+"""Have the N3 blocks collapsed?  What a block's weights and running statistics say about it.
+
+An N3 block matches patches by the distances between their embeddings E = f_E(Y).  Every
+convolution of f_E but the last is followed by a batch-norm, and the distances by the distance
+batch-norm: the block's output does not depend on the scale of those weights, so no data gradient
+resists a weight decay that shrinks them.  Under Adam's L2 decay (minigrad/optim.py, AdamW's
+docstring) they shrink steadily, and once a batch-norm's input variance falls to the order of its
+eps (1e-5), x / sqrt(var + eps) no longer restores the scale: the embedded patches, and then their
+distances, shrink towards zero, the first logits -D_hat / t become equal over the window, and the
+block averages its 224 candidates uniformly.  The shipped n3net-sigma25 of the first round had
+reached that: embedding weights of RMS 1e-8, distance batch-norm running variance 1e-14.
+
+    report = weight_report(model)      # per N3 block, from the weights and buffers alone:
+        embedding_rms, temperature_rms         RMS of each convolution weight of the two CNNs
+        embedding_rms_init, temperature_rms_init   what the layers' default initialisation gives
+                                               (Kaiming-uniform, a = sqrt(5): 1 / sqrt(3 fan_in))
+        embedding_bn_var, temperature_bn_var   median running variance of each batch-norm's input
+        distance_bn_var, distance_bn_scale     the distance batch-norm's running variance and |gamma|
+        (None without a distance batch-norm); eps, the batch norms' eps
+
+The rule that flags a block "collapsed" needs data, because running statistics lag the weights
+(a block whose weights were just scaled by 1e-6 still has its old running variances): it is
+measured on a forward pass, by n3net/diagnostics.py, as
+
+    separation = median over queries of std_m(D_hat_m) / |gamma|
+
+the spread of a query's normalised distances over its candidates in units of the distance
+batch-norm's scale (without a distance batch-norm: std_m(D_m) / t, the spread of the first
+logits).  For a block whose batch-norms work, D_hat / |gamma| = (D - mu) / sqrt(var + eps) has a
+spread of the order of 1 (the batch's own spread; a query's candidates spread somewhat less).  For
+a block whose weights have shrunk until eps dominates it is about sqrt(var / eps), far below 1
+(the shipped model: about 1e-4), and with stale running statistics the same or smaller.  Below
+COLLAPSE_SEPARATION = 0.1 the normalisation has lost at least 99 % of the distances' variance to
+eps: the block is flagged collapsed.  A block may also choose to average broadly by raising its
+temperature; that is not a collapse and the rule does not flag it (see n_eff for that).  In
+evaluation mode the rule is for trained models: one that never trained normalises with the initial
+running statistics (mean 0, variance 1), which do not fit its distances, and is flagged.
+"""
+import math
+
+import numpy as np
+
+from layers import BatchNorm2d, Conv2d
+from minigrad.backend import to_numpy
+
+from .n3block import n3_blocks
+
+COLLAPSE_SEPARATION = 0.1
+
+
+def _rms(array):
+    a = to_numpy(array).astype(np.float64)
+    return float(np.sqrt((a * a).mean()))
+
+
+def default_init_rms(conv):
+    """The RMS of a freshly initialised convolution weight, Kaiming-uniform with a = sqrt(5):
+    U(-b, b) with b = 1 / sqrt(fan_in), RMS b / sqrt(3)."""
+    _, c, kh, kw = conv.weight.data.shape
+    return 1 / math.sqrt(3 * c * kh * kw)
+
+
+def _cnn_report(cnn, name):
+    convs = [m for m in cnn.modules() if isinstance(m, Conv2d)]
+    norms = [m for m in cnn.modules() if isinstance(m, BatchNorm2d)]
+    return {f"{name}_rms": [_rms(c.weight.data) for c in convs],
+            f"{name}_rms_init": [default_init_rms(c) for c in convs],
+            f"{name}_bn_var": [float(np.median(to_numpy(b.running_var))) for b in norms]}
+
+
+def weight_report(model):
+    """Per N3 block, the weight sizes and running variances of the module docstring."""
+    report = []
+    for name, block in n3_blocks(model):
+        entry = {"block": name, **_cnn_report(block.embedding, "embedding"),
+                 **_cnn_report(block.temperature, "temperature")}
+        bn = block.distance_bn
+        entry["distance_bn_var"] = None if bn is None else float(to_numpy(bn.running_var)[0])
+        entry["distance_bn_scale"] = None if bn is None else abs(float(to_numpy(bn.weight.data)[0]))
+        entry["eps"] = next(m for m in block.embedding.modules() if isinstance(m, BatchNorm2d)).eps
+        report.append(entry)
+    return report
+
+
+def is_collapsed(separation):
+    """The rule of the module docstring, on the median separation of a block's queries."""
+    return bool(separation < COLLAPSE_SEPARATION)
