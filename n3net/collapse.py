@@ -16,7 +16,8 @@ reached that: embedding weights of RMS 1e-8, distance batch-norm running varianc
                                                (Kaiming-uniform, a = sqrt(5): 1 / sqrt(3 fan_in))
         embedding_bn_var, temperature_bn_var   median running variance of each batch-norm's input
         distance_bn_var, distance_bn_scale     the distance batch-norm's running variance and |gamma|
-        (None without a distance batch-norm); eps, the batch norms' eps
+        (None without a distance batch-norm; with the per-query norm, its |gamma| and no variance);
+        eps, the batch norms' eps
 
 The rule that flags a block "collapsed" needs data, because running statistics lag the weights
 (a block whose weights were just scaled by 1e-6 still has its old running variances): it is
@@ -74,9 +75,9 @@ def weight_report(model):
     for name, block in n3_blocks(model):
         entry = {"block": name, **_cnn_report(block.embedding, "embedding"),
                  **_cnn_report(block.temperature, "temperature")}
-        bn = block.distance_bn
+        bn, norm = block.distance_bn, block.normaliser
         entry["distance_bn_var"] = None if bn is None else float(to_numpy(bn.running_var)[0])
-        entry["distance_bn_scale"] = None if bn is None else abs(float(to_numpy(bn.weight.data)[0]))
+        entry["distance_bn_scale"] = None if norm is None else abs(float(to_numpy(norm.weight.data)[0]))
         entry["eps"] = next(m for m in block.embedding.modules() if isinstance(m, BatchNorm2d)).eps
         report.append(entry)
     return report

@@ -62,8 +62,8 @@ class SelectionStatistics(NamedTuple):
 def selection_statistics(block):
     """The SelectionStatistics of every query of the block's last forward pass."""
     _, _, tiles = block._saved("_cache")
-    bn = block.distance_bn
-    gamma = None if bn is None else abs(float(to_numpy(bn.weight.data)[0]))
+    norm = block.normaliser
+    gamma = None if norm is None else abs(float(to_numpy(norm.weight.data)[0]))
     columns = {name: [] for name in SelectionStatistics._fields}
     for tile, D_hat, selected in tiles:                                 # on the host: not a hot path
         Dn = to_numpy(D_hat)                                             # (B, nq, nu)

@@ -57,6 +57,11 @@ class DistanceBatchNorm(Module):
     def extra_repr(self):
         return f"eps={self.eps}, momentum={self.momentum}"
 
+    @property
+    def couples_tiles(self):
+        """A training batch's statistics are those of all its tiles: the block computes them all first."""
+        return self.training
+
     def _statistics(self, tiles, finite):
         """Mean and biased variance of a = -D over the finite entries of all tiles, and their count."""
         xp = get_array_module(tiles[0])

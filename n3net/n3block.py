@@ -12,7 +12,9 @@ patch, nq queries and nu candidates of a tile, Hp x Wp the padded image (patch_g
         cut; the query itself is excluded, leaving w*w - 1 candidates
     D_lm = ||e_l - e_m||^2              squared distances             (B, nq, nu) per tile
     D_hat = -BN(-D)                     distance batch-norm over the batch's finite distances
-                                        (distance_bn.py), so that alpha^1 = BN(-D)
+                                        (distance_bn.py), so that alpha^1 = BN(-D); or, with
+                                        distance_norm="query", each query's distances
+                                        standardised over its candidates (query_norm.py)
     Z^j_l = sum_m w^j_lm y_m            continuous KNN on D_hat, Eqs. 8-11   (B, nq, k, F) per tile
     N^j  = fold(Z^j) / (number of patches covering each pixel), padding cropped  (B, C, H, W)
     out  = [Y, N^1 - Y, ..., N^k - Y]                                 (B, C (k+1), H, W)
@@ -49,11 +51,13 @@ from minigrad.grad_mode import grad_enabled
 from minigrad.module import Module, Sequential
 
 from .distance_bn import DistanceBatchNorm
+from .query_norm import DistanceQueryNorm
 from .knn import ContinuousSelection, HardSelection, squared_distances, squared_distances_backward
 from .patch_grid import PatchGrid, Tile, add_to, take
 from .patch_grid import candidate_mask, pad_amounts, query_tiles, window_start  # noqa: F401 (re-exported)
 
 TEMPERATURE_SCALE = 0.1      # t = 0.1 exp(mean of the log-temperature map over the patch)
+DISTANCE_NORMS = ("batch", "query")
 
 
 def embedding_cnn(in_channels, out_channels, features=64):
@@ -128,7 +132,13 @@ class PatchNeighbours(Module):
         self.query_tile = query_tile
         self.out_channels = in_channels * (k + 1)
         self.selection = selection               # ContinuousSelection or HardSelection (knn.py)
-        self.distance_bn = None                  # N3Block sets its DistanceBatchNorm here
+        self.distance_bn = None                  # N3Block sets its DistanceBatchNorm here,
+        self.distance_qn = None                  # or its DistanceQueryNorm here
+
+    @property
+    def normaliser(self):
+        """The module that normalises the distances (distance_bn or distance_qn), or None."""
+        return self.distance_bn if self.distance_bn is not None else self.distance_qn
 
     def extra_repr(self):
         return (f"{self.in_channels}, k={self.k}, patch_size={self.patch_size}, stride={self.stride}, "
@@ -200,15 +210,15 @@ class PatchNeighbours(Module):
         """The distances D_hat the selection sees, tile by tile.  The distance batch-norm of a
         training batch needs the statistics of every tile first: all tiles at once.  Inference
         (no_grad, running statistics) streams one tile at a time and keeps nothing."""
-        bn = self.distance_bn
-        if grad_enabled() or (bn is not None and bn.training):
+        norm = self.normaliser
+        if grad_enabled() or (norm is not None and norm.couples_tiles):
             return self._normalise([tile_distances(e, tile, grid) for tile in tiles])
         return (self._normalise([tile_distances(e, tile, grid)])[0] for tile in tiles)
 
     def _normalise(self, D_tiles):
-        if self.distance_bn is None:
+        if self.normaliser is None:
             return D_tiles
-        out = self.distance_bn.forward(*D_tiles)
+        out = self.normaliser.forward(*D_tiles)
         return [out] if len(D_tiles) == 1 else list(out)
 
     # ---- backward --------------------------------------------------------------------------------
@@ -241,9 +251,9 @@ class PatchNeighbours(Module):
 
     def _normalise_backward(self, dD_hat):
         """The distance batch-norm's backward couples all the tiles."""
-        if self.distance_bn is None:
+        if self.normaliser is None:
             return dD_hat
-        dD = self.distance_bn.backward(*dD_hat)
+        dD = self.normaliser.backward(*dD_hat)
         return [dD] if len(dD_hat) == 1 else list(dD)
 
 
@@ -253,8 +263,10 @@ class N3Block(PatchNeighbours):
 
     N3Block(in_channels, k=7, patch_size=10, stride=5, match_window=15) maps (B, C, H, W) to
     (B, C (k + 1), H, W).  variant="paper" (Eqs. 8-11) or "reference" (the released code).
-    distance_bn=True (the default, as the released code): the KNN's first logits are BN(-D)
-    rather than -D (distance_bn.py); False gives the block without it, for comparison.
+    distance_norm="batch" (the default, as the released code): the KNN's first logits are
+    BN(-D) rather than -D (distance_bn.py); "query": each query's distances standardised over
+    its own candidates, then one learned scale (query_norm.py).  distance_bn=False gives the
+    block without either, for comparison.
     min_temperature, max_temperature: the temperatures are held in between (no gradient reaches
     the temperature CNN where they are held).  A temperature net that drives t towards 0 makes
     dL/dt ~ 1/t^2 overflow float32 (seen in training at t ~ 1e-31); at 1e-4 the first logits may
@@ -266,7 +278,7 @@ class N3Block(PatchNeighbours):
 
     def __init__(self, in_channels, k=7, patch_size=10, stride=5, match_window=15, features=64,
                  variant="paper", query_tile=8, distance_bn=True, min_temperature=1e-4,
-                 max_temperature=1e4):
+                 max_temperature=1e4, distance_norm="batch"):
         super().__init__(in_channels, k, patch_size, stride, match_window, query_tile,
                          ContinuousSelection(k, variant))
         if not 0 < min_temperature < TEMPERATURE_SCALE < max_temperature < 1e30:
@@ -275,7 +287,13 @@ class N3Block(PatchNeighbours):
         self.variant, self.min_temperature, self.max_temperature = variant, min_temperature, max_temperature
         self.embedding = embedding_cnn(in_channels, in_channels, features)
         self.temperature = embedding_cnn(in_channels, 1, features)
-        self.distance_bn = DistanceBatchNorm() if distance_bn else None
+        if distance_norm not in DISTANCE_NORMS:
+            raise ValueError(f"unknown distance_norm {distance_norm!r}: use one of {', '.join(DISTANCE_NORMS)}")
+        self.distance_norm = distance_norm if distance_bn else None
+        if self.distance_norm == "batch":
+            self.distance_bn = DistanceBatchNorm()
+        elif self.distance_norm == "query":
+            self.distance_qn = DistanceQueryNorm()
 
     def _embed(self, Y, guide, grid):
         if guide is not None:

@@ -5,7 +5,8 @@
     n_blocks=2 ("light"): DnCNN(1 -> 8), N3Block, DnCNN(64 -> 1).              about 427k parameters
     block="knn": the paper's KNN-block baseline (Table 1): hard 7-NN matched on the patches of the
     noisy input image, aggregating the block's input features; no embedding, no temperature.
-    distance_bn=False: N3 blocks without the distance batch-norm (distance_bn.py), for comparison.
+    distance_bn=False: N3 blocks without the distance batch-norm (distance_bn.py), for comparison;
+    distance_norm="query": the distances normalised per query instead (query_norm.py).
     zero_init_residual=True: every DnCNN starts as the identity, so the whole network starts by
     returning its input (see dncnn.py).
     init="released": the released code's initialisation (init.py), after the layers' defaults.
@@ -21,7 +22,7 @@ class N3Net(Module):
     def __init__(self, in_channels=1, out_channels=1, n_blocks=3, depth=6, features=64, k=7,
                  intermediate_channels=8, patch_size=10, stride=5, match_window=15, block="n3",
                  variant="paper", query_tile=8, zero_init_residual=False,
-                 distance_bn=True, init="default"):
+                 distance_bn=True, init="default", distance_norm="batch"):
         if n_blocks < 2:
             raise ValueError(f"N3Net needs n_blocks >= 2 DnCNN blocks (one N3 block between two), got {n_blocks}")
         if block not in ("n3", "knn"):
@@ -34,7 +35,7 @@ class N3Net(Module):
         for i in range(n_blocks - 1):
             if block == "n3":
                 stages.append(N3Block(c, features=features, variant=variant, distance_bn=distance_bn,
-                                      **geometry))
+                                      distance_norm=distance_norm, **geometry))
             else:
                 stages.append(KNNBlock(c, **geometry))
             last = i == n_blocks - 2

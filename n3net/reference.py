@@ -8,7 +8,7 @@ w x w window (and the query itself) get the distance +inf, so weight and gradien
 O(L^2) time and memory: fine for the small images of the tests, where the tiled N3Block
 (n3block.py, linear in the image) is checked against it, forward and backward
 (tests/n3net/test_reference.py).  It uses the block's own embedding and temperature CNNs,
-distance batch-norm and continuous KNN, and adds the parameter gradients as N3Block.backward does:
+distance normalisation and continuous KNN, and adds the parameter gradients as N3Block.backward does:
 
     out, cache = reference_forward(block, Y)      # Y (B, C, H, W) -> out (B, C (k + 1), H, W)
     dY = reference_backward(block, cache, dout)   # dout (B, C (k + 1), H, W) -> dY (B, C, H, W)
@@ -51,7 +51,7 @@ def reference_forward(block, Y):
     t = TEMPERATURE_SCALE * np.exp(np.clip(mean_logT, floor, ceiling))   # (B, L)
     mask = window_mask(n1, n2, w)                                      # (L, L)
     D = np.where(mask, squared_distances(e, e), np.inf)                # (B, L, L)
-    D_hat = D if block.distance_bn is None else block.distance_bn.forward(D)
+    D_hat = D if block.normaliser is None else block.normaliser.forward(D)
     knn = NeuralNearestNeighbors(k, block.variant)
     Z = knn.forward(y, D_hat, t)                                       # (B, L, k, F)
     count = fold(np.ones((1, p * p, n1 * n2)), padded, p, s)          # (1, 1, Hp, Wp): patches per pixel
@@ -73,7 +73,7 @@ def reference_backward(block, cache, dout):
     L = cache["e"].shape[1]
     dZ = unfold(dN, p, s).reshape(B, k, -1, L).transpose(0, 3, 1, 2)   # (B, L, k, F)
     dy, dD_hat, dt = cache["knn"].backward(dZ)                         # (B, L, F), (B, L, L), (B, L)
-    dD = dD_hat if block.distance_bn is None else block.distance_bn.backward(dD_hat)
+    dD = dD_hat if block.normaliser is None else block.normaliser.backward(dD_hat)
     de_query, de_candidate = squared_distances_backward(dD, cache["e"], cache["e"])
 
     def unpatch(a):                                                    # (B, L, f) -> (B, f / (p p), H, W)

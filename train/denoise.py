@@ -27,7 +27,7 @@ from train.run import Run                                             # noqa: E4
 DEFAULTS = dict(model="n3net-light", depth=None, features=None, sigma=25.0, crop=80, batch_size=4, steps=800,
                 minutes=None, lr=2e-3, lr_end=1e-4, weight_decay=1e-4, clip=1.0, seed=0, device="cpu", out="runs/denoise",
                 data=None, val_every=50, val_crop=256, checkpoint_every=25, test=True, threads=None,
-                init=None, variant="paper", distance_bn=True, optimizer="adam", decay_scope="all",
+                init=None, variant="paper", distance_bn=True, distance_norm="batch", optimizer="adam", decay_scope="all",
                 n3_lr_scale=1.0, freeze_n3=False, loss_scale=1.0)
 # options that a resumed run may change; all others come from the checkpoint
 RESUMABLE = {"minutes", "device", "val_every", "checkpoint_every", "test", "threads"}
@@ -46,6 +46,9 @@ def parse_args(argv):
                    "N3Net code's) (default: released for n3net and n3net-light, default for the others)")
     p.add_argument("--variant", choices=["paper", "reference"], help="relaxation of the N3 blocks: "
                    "paper (Eqs. 8-11) or reference (the released code's) (default paper)")
+    p.add_argument("--distance-norm", choices=["batch", "query"], help="how the N3 blocks normalise "
+                   "their distances: batch (one batch-norm over the batch, as the released code) or query "
+                   "(each query's distances over its own candidates) (default batch)")
     p.add_argument("--no-distance-bn", dest="distance_bn", action="store_const", const=False,
                    help="N3 blocks without the batch-norm of their distances (for comparison)")
     p.add_argument("--sigma", type=float, help="noise standard deviation on the 0-255 scale (default 25)")

@@ -46,8 +46,8 @@ def n3_parameter_ids(model, cnns_only=False):
     ids = set()
     for _, block in n3_blocks(model):
         modules = [block.embedding, block.temperature]
-        if block.distance_bn is not None and not cnns_only:
-            modules.append(block.distance_bn)
+        if block.normaliser is not None and not cnns_only:
+            modules.append(block.normaliser)
         ids |= {id(p) for m in modules for p in m.parameters()}
     return ids
 

@@ -60,8 +60,10 @@ def model_options(opts):
         n3_options["variant"] = opts["variant"]
     if not opts.get("distance_bn", True):
         n3_options["distance_bn"] = False
+    if opts.get("distance_norm", "batch") != "batch":
+        n3_options["distance_norm"] = opts["distance_norm"]
     if n3_options and opts["model"] not in N3_MODELS:
-        raise CLIError(f"--variant and --no-distance-bn apply to the N3 block: use them with "
+        raise CLIError(f"--variant, --distance-norm and --no-distance-bn apply to the N3 block: use them with "
                        f"{' or '.join(N3_MODELS)}, not {opts['model']}")
     return {**options, **n3_options}
 
