@@ -34,6 +34,15 @@ from train.inference import load_checkpoint, model_from_checkpoint    # noqa: E4
 from train.shipped import resolve_checkpoint                          # noqa: E402
 
 
+def test_crops(images, crop, count, sigma, seed):
+    """(noisy, clean) (count, 1, crop, crop): random crops of the images in a folder, as training
+    draws them (flips and rotations), with noise of sigma; fixed by the seed."""
+    rng = np.random.default_rng(seed)
+    sampler = CropSampler(load_folder(images, min_size=crop).values(), crop)
+    clean = sampler.sample(count, rng)
+    return add_noise(clean, sigma, rng), clean
+
+
 def _list(values):
     return "[" + ", ".join(f"{v:.1e}" for v in values) + "]"
 
@@ -75,10 +84,8 @@ def main(argv=None):
     if args.crop < need:
         raise CLIError(f"--crop {args.crop} is too small: the N3 blocks need at least {need} pixels")
     sigma = args.sigma if args.sigma is not None else json.loads(ckpt["train_args"])["sigma"]
-    rng = np.random.default_rng(args.seed)
-    sampler = CropSampler(load_folder(args.images, min_size=args.crop).values(), args.crop)
-    clean = sampler.sample(args.crops, rng)
-    report = diagnose(model, add_noise(clean, sigma, rng), clean, training=args.train_mode)
+    noisy, clean = test_crops(args.images, args.crop, args.crops, sigma, args.seed)
+    report = diagnose(model, noisy, clean, training=args.train_mode)
     mode = "training" if args.train_mode else "evaluation"
     print(f"{path}: {args.crops} crops of {args.crop}x{args.crop} of {args.images}, sigma "
           f"{sigma:g}, {mode} mode")
