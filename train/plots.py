@@ -11,7 +11,7 @@ def plot_curves(records, path):
     train = [r for r in records if "loss" in r]
     val = [r for r in records if "val_psnr" in r]
     n3 = [r for r in train if "n3" in r]
-    weights = [r for r in n3 if "n3_weights" in r]
+    weights = [r for r in train if "n3_weights" in r]
     panels = 2 + bool(n3) + bool(weights)
     fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4))
     ax_loss, ax_psnr = axes[:2]
@@ -61,16 +61,17 @@ def plot_saturation(records, ax):
 def plot_collapse(records, ax):
     """The collapse diagnostic (n3net/collapse.py) against the step, per block: the RMS of the
     embedding CNN's 64->64 convolution weight and, dashed, of the temperature CNN's, relative to the
-    first logged value (a block dying under weight decay shows both falling by decades), and, as
-    crosses, the separation of the candidates (below 0.1: collapsed)."""
+    first logged value, the step 1 (a block dying under weight decay shows both falling by decades),
+    and, as crosses, the separation of the candidates (below 0.1: collapsed)."""
     steps = [r["step"] for r in records]
+    separated = [r for r in records if "n3" in r and "separation_median" in r["n3"][0]]
     for i, block in enumerate(records[0]["n3_weights"]):
         name = block["block"]
         for cnn, style in (("embedding", "o-"), ("temperature", "s--")):
             rms = np.array([r["n3_weights"][i][f"{cnn}_rms"][1] for r in records])
             ax.semilogy(steps, rms / rms[0], style, color=f"C{i}", ms=3, label=f"{name}: {cnn} RMS")
-        ax.semilogy(steps, [r["n3"][i]["separation_median"] for r in records], "x:", color=f"C{i}",
-                    label=f"{name}: separation")
+        ax.semilogy([r["step"] for r in separated], [r["n3"][i]["separation_median"] for r in separated],
+                    "x:", color=f"C{i}", label=f"{name}: separation")
     ax.axhline(0.1, color="0.5", lw=0.8)
     ax.set(xlabel="step", ylabel="RMS / first logged; separation", title="N3 blocks: alive or collapsing?")
     ax.legend(fontsize=7)

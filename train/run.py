@@ -216,6 +216,8 @@ class Run:
                       "seconds": round(self.seconds, 3)}
             if self.diagnostics:
                 record.update(self.diagnostics)
+            elif self.step == 1 and self.has_n3:     # the weights' size after the first step, for reference
+                record["n3_weights"] = weight_report(self.model)
             self._append(record)
             validated = self.validates(self.step)
             if validated:
