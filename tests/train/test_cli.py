@@ -223,8 +223,9 @@ def test_n3net_run_logs_the_saturation_diagnostic(data, tmp_path):
 
 
 def test_n3_options_are_refused_for_dncnn(data, tmp_path):
-    with pytest.raises(CLIError, match="--variant and --no-distance-bn apply to the N3 block"):
-        denoise.main(TINY + ["--variant", "reference", "--data", str(data), "--out", str(tmp_path / "x")])
+    for option in (["--variant", "reference"], ["--distance-norm", "query"]):
+        with pytest.raises(CLIError, match="--variant, --distance-norm and --no-distance-bn apply to the N3 block"):
+            denoise.main(TINY + option + ["--data", str(data), "--out", str(tmp_path / "x")])
 
 
 def test_checkpoint_of_the_old_n3_layout_is_refused_with_a_reason(tmp_path):
@@ -235,3 +236,33 @@ def test_checkpoint_of_the_old_n3_layout_is_refused_with_a_reason(tmp_path):
           "config": json.dumps({"name": "n3net-light", "zero_init_residual": True})}, path)
     with pytest.raises(CLIError, match="older layout.*distance batch-norm.*train the model again"):
         load_model(str(path))
+
+
+def test_loss_scale_and_clipping_are_on_the_mse(data, tmp_path):
+    # --loss-scale multiplies the loss the gradients come from; the log keeps the MSE and the
+    # gradient norm of the MSE, and --clip applies to that, so the two runs log the same first step
+    logs = []
+    for scale in ("1", "800"):
+        out = tmp_path / scale
+        denoise.main(TINY + ["--steps", "1", "--loss-scale", scale, "--no-test", "--data", str(data),
+                             "--out", str(out)])
+        logs.append([json.loads(line) for line in open(out / "metrics.jsonl")][0])
+    assert logs[0]["loss"] == logs[1]["loss"]
+    assert logs[1]["grad_norm"] == pytest.approx(logs[0]["grad_norm"], rel=1e-5)
+    # the decay against the data gradient is 800 times smaller with the scaled loss
+    ratio = logs[0]["decay_to_data"]["conv_weights"] / logs[1]["decay_to_data"]["conv_weights"]
+    assert ratio == pytest.approx(800, rel=1e-4)
+
+
+def test_n3_runs_log_the_collapse_diagnostic(data, tmp_path):
+    out = tmp_path / "n3"
+    denoise.main(["--model", "n3net-light", "--depth", "3", "--features", "8", "--crop", "80",
+                  "--batch-size", "2", "--val-crop", "0", "--threads", "1", "--steps", "2", "--val-every", "2",
+                  "--decay-scope", "backbone", "--n3-lr-scale", "10", "--optimizer", "adamw", "--no-test",
+                  "--out", str(out)])                                  # the embedded images
+    records = [json.loads(line) for line in open(out / "metrics.jsonl")]
+    assert "n3_weights" in records[0] and "n3" not in records[0]            # step 1: the weights only
+    last = [r for r in records if "n3" in r][-1]
+    assert last["step"] == 2 and set(last["decay_to_data"]) == {"conv_weights"}
+    assert {"separation_median", "collapsed"} <= set(last["n3"][0])
+    assert len(last["n3_weights"][0]["embedding_rms"]) == 3
