@@ -27,7 +27,10 @@ from n3net.collapse import weight_report                              # noqa: E4
 from n3net.diagnostics import diagnose                                # noqa: E402
 from train.data import DEFAULT_DATA                                   # noqa: E402
 from train.diagnose import test_crops                                 # noqa: E402
+from minigrad import init                                             # noqa: E402
+from n3net import build_model                                         # noqa: E402
 from train.inference import load_checkpoint, model_from_checkpoint    # noqa: E402
+from train.run import model_options                                   # noqa: E402
 
 
 def options(args):
@@ -40,33 +43,52 @@ def options(args):
     return " ".join(flags)
 
 
+def moved(model, args):
+    """Per N3 block, ||W - W_0|| / ||W_0|| of each embedding convolution weight, W_0 the run's
+    initial weights (rebuilt from its seed and options, as train/run.py built them)."""
+    init.manual_seed(args["seed"])
+    start = dict(build_model(args["model"], **model_options(args)).named_parameters())
+    by_block = {}
+    for name, p in model.named_parameters():
+        if ".embedding." in name and p.data.ndim == 4:
+            w0 = start[name].data
+            by_block.setdefault(name.split(".embedding.")[0], []).append(
+                float(np.linalg.norm(p.data - w0) / np.linalg.norm(w0)))
+    return list(by_block.values())
+
+
 def block_rows(folder, run):
     """One row per N3 block of the run's best checkpoint, diagnosed on test crops."""
     path = os.path.join(folder, "best.npz")
     model = model_from_checkpoint(load_checkpoint(path), path)
     noisy, clean = test_crops(os.path.join(DEFAULT_DATA, "test"), 80, 8, run["args"]["sigma"], 0)
     report = diagnose(model, noisy, clean, training=False)
-    records = [json.loads(line) for line in open(os.path.join(folder, "metrics.jsonl")) if '"n3"' in line]
+    records = [json.loads(line) for line in open(os.path.join(folder, "metrics.jsonl")) if '"n3_weights"' in line]
+    diagnosed = [r for r in records if "n3" in r]
     rows = []
+    changes = moved(model, run["args"])
     for i, (b, w) in enumerate(zip(report, weight_report(model))):
         first = records[0]["n3_weights"][i]
         ratio = [r / r0 for r, r0 in zip(w["embedding_rms"], first["embedding_rms"])]
         t_ratio = [r / r0 for r, r0 in zip(w["temperature_rms"], first["temperature_rms"])]
-        decay = records[-1].get("decay_to_data", {})
+        decay = diagnosed[-1].get("decay_to_data", {})
         rows.append(f"| {run['name']} | {b['block']} | {b['n_eff_median']:.1f} | {100 * b['saturated']:.1f} % | "
                     f"{b['separation_median']:.2f}{' COLLAPSED' if b['collapsed'] else ''} | "
-                    + ", ".join(f"{r:.2f}" for r in ratio) + " | " + ", ".join(f"{r:.2f}" for r in t_ratio)
+                    + ", ".join(f"{r:.2f}" for r in ratio) + f" (step {records[0]['step']}) | "
+                    + ", ".join(f"{r:.2f}" for r in changes[i])
+                    + " | " + ", ".join(f"{r:.2f}" for r in t_ratio)
                     + f" | {w['distance_bn_var'] if w['distance_bn_var'] is None else format(w['distance_bn_var'], '.1e')} | "
-                    f"{records[-1]['n3'][i]['grad_embedding']:.1e} | "
+                    f"{diagnosed[-1]['n3'][i]['grad_embedding']:.1e} | "
                     + ", ".join(f"{k} {v:.1e}" for k, v in decay.items()) + " |")
     return rows
 
 
 def block_table(folders, runs):
     lines = ["| run | block | median n_eff (eval, test crops) | saturated | separation | embedding conv RMS, "
-             "end / step 100 | temperature conv RMS, end / step 100 | distance-BN running var | "
+             "end / first logged | embedding conv, distance moved from initialisation / initial norm | "
+             "temperature conv RMS, end / first logged | distance-BN running var | "
              "grad/weight embedding (last log) | decay / data gradient (last log) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for folder, run in zip(folders, runs):
         lines += block_rows(folder, run)
     return "\n".join(lines)
@@ -78,7 +100,7 @@ def figure(folders, runs, path):
     fig, (ax_n, ax_rms) = plt.subplots(1, 2, figsize=(12, 4.2))
     for i, (folder, run) in enumerate(zip(folders, runs)):
         records = [json.loads(line) for line in open(os.path.join(folder, "metrics.jsonl")) if '"n3"' in line]
-        steps = [r["step"] for r in records]
+        steps = [r["step"] for r in records]                    # the validated steps
         for b in range(len(records[0]["n3"])):
             style = "-" if b == 0 else "--"
             label = run["name"] if b == 0 else None

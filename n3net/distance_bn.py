@@ -76,12 +76,12 @@ class DistanceBatchNorm(Module):
     def forward(self, *tiles):
         xp = get_array_module(tiles[0])
         finite = [xp.isfinite(D) for D in tiles]
-        if self.training:
+        training, n = self.training, None
+        if training:
             mean, var, n = self._statistics(tiles, finite)
             m = self.momentum
             self.running_mean[...] = (1 - m) * self.running_mean + m * mean
             self.running_var[...] = (1 - m) * self.running_var + m * var * (n / (n - 1))
-            self._n = n
         else:
             mean, var = self.running_mean[0], self.running_var[0]
         inv_std = 1 / xp.sqrt(var + self.eps)
@@ -91,21 +91,21 @@ class DistanceBatchNorm(Module):
             a_hat = xp.where(f, (-D - mean) * inv_std, 0)                   # 0 where D = +inf
             outputs.append(xp.where(f, -(gamma * a_hat + beta), xp.inf).astype(D.dtype, copy=False))
             a_hats.append(a_hat.astype(D.dtype, copy=False))
-        self._inv_std = inv_std
-        self._cache = (a_hats, finite) if grad_enabled() else None
+        # the backward follows the mode this forward ran in (batch or running statistics)
+        self._cache = (a_hats, finite, inv_std, training, n) if grad_enabled() else None
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def backward(self, *dtiles):
-        a_hats, finite = self._saved("_cache")
+        a_hats, finite, inv_std, training, n = self._saved("_cache")
         xp = get_array_module(dtiles[0])
         dalphas = [xp.where(f, -dD, 0) for dD, f in zip(dtiles, finite)]   # 0 on the +inf entries
         dbeta = sum(d.sum() for d in dalphas)
         dgamma = sum((d * a).sum() for d, a in zip(dalphas, a_hats))
-        scale = self.weight.data[0] * self._inv_std
+        scale = self.weight.data[0] * inv_std
         grads = []
         for d, a_hat, f in zip(dalphas, a_hats, finite):
-            if self.training:
-                da = scale * (d - dbeta / self._n - a_hat * (dgamma / self._n))
+            if training:
+                da = scale * (d - dbeta / n - a_hat * (dgamma / n))
             else:
                 da = scale * d
             grads.append(xp.where(f, -da, 0).astype(d.dtype, copy=False))

@@ -131,3 +131,16 @@ def test_matches_torch_batchnorm1d(torch, rng, mode):
     np.testing.assert_allclose(dD, Dt.grad.numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), rtol=1e-10)
     np.testing.assert_allclose(ours.bias.grad, theirs.bias.grad.numpy(), rtol=1e-10)
+
+
+def test_backward_follows_the_mode_of_its_forward(rng):
+    # a forward in training mode, then model.eval() before the backward (as a diagnostic might):
+    # the gradient is still the one of the batch statistics
+    D = distances(rng, (2, 4, 6))
+    dD = rng.standard_normal(D.shape)
+    bn = bn64(rng)
+    bn.forward(D)
+    expected = bn.backward(dD)
+    bn.forward(D)
+    bn.eval()
+    np.testing.assert_array_equal(bn.backward(dD), expected)
