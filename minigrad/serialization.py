@@ -86,5 +86,15 @@ def load(path):
         with np.load(path, allow_pickle=False) as data:
             flat = {name: data[name] for name in data.files}
     except Exception as error:
-        raise ValueError(f"{path!r} is not a readable checkpoint (.npz): {error}") from error
+        # NumPy's own message is for its users (for a file it does not recognise, it suggests
+        # loading it unsafely with pickle); name what is wrong instead
+        raise ValueError(f"{path!r} is not a checkpoint written by this project (a .npz file of "
+                         f"arrays): {_reason(error)}") from None
     return unflatten(flat)
+
+
+def _reason(error):
+    """A short reason for a file np.load refused."""
+    if "pickle" in str(error):
+        return "it is not a NumPy .npz archive (a truncated or different kind of file)"
+    return f"{type(error).__name__}: {error}"

@@ -37,8 +37,15 @@ def test_missing_and_corrupt_files_give_clear_errors(tmp_path):
         load(tmp_path / "nope.npz")
     bad = tmp_path / "bad.npz"
     bad.write_text("not a checkpoint")
-    with pytest.raises(ValueError, match="not a readable checkpoint"):
+    with pytest.raises(ValueError, match="not a checkpoint written by this project") as error:
         load(bad)
+    assert "pickle" not in str(error.value)          # not NumPy's advice to load it unsafely
+    good = tmp_path / "good.npz"
+    save({"a": np.ones(100)}, good)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(ValueError, match="not a checkpoint written by this project"):
+        load(truncated)
 
 
 def test_keys_with_the_separator_are_refused(tmp_path):
