@@ -41,9 +41,10 @@ def parse_args(argv):
     p.add_argument("--depth", type=int, help="layers of each DnCNN (default: the model's own, 17 for "
                    "dncnn17, 6 per block for n3net)")
     p.add_argument("--features", type=int, help="feature channels of the convolutions (default 64)")
-    p.add_argument("--init", choices=["default", "released"], help="initial weights: default (the "
-                   "layers' own, with every DnCNN starting as the identity) or released (the released "
-                   "N3Net code's) (default: released for n3net and n3net-light, default for the others)")
+    p.add_argument("--init", choices=["default", "released", "he"], help="initial weights: default (the "
+                   "layers' own, with every DnCNN starting as the identity), released (the released "
+                   "N3Net code's) or he (released, with the N3 blocks' CNNs drawn He fan-out too) "
+                   "(default: released for n3net and n3net-light, default for the others)")
     p.add_argument("--variant", choices=["paper", "reference"], help="relaxation of the N3 blocks: "
                    "paper (Eqs. 8-11) or reference (the released code's) (default paper)")
     p.add_argument("--distance-norm", choices=["batch", "query"], help="how the N3 blocks normalise "

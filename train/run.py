@@ -51,8 +51,8 @@ def model_options(opts):
     (zero_init_residual); "released" is the released N3Net code's, without that.  Without --init,
     N3 models take "released" and the others "default": what trained each best (README)."""
     options = {k: opts[k] for k in ("depth", "features") if opts.get(k) is not None}
-    if default_init(opts) == "released":
-        options["init"] = "released"
+    if default_init(opts) != "default":
+        options["init"] = default_init(opts)
     else:
         options["zero_init_residual"] = True
     n3_options = {}

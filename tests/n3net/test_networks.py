@@ -66,8 +66,13 @@ def test_released_init(rng):
             assert abs(p.data.std() / std - 1) < 0.05, name
         elif "weight" in name and "distance_bn" not in name and p.data.size > 1:   # BN scales
             assert p.data.min() >= 0.025 and p.data.max() < 0.3, name
-    with pytest.raises(ValueError, match="unknown init 'he'"):
-        build_model("dncnn17", init="he")
+    with pytest.raises(ValueError, match="unknown init 'kaiming'"):
+        build_model("dncnn17", init="kaiming")
+    # init="he": the N3 blocks' CNN convolutions drawn He fan-out too
+    init.manual_seed(0)
+    he = dict(build_model("n3net-light", init="he").named_parameters())
+    last = he["stages.1.embedding.6.weight"].data                        # 64 -> 8
+    assert abs(last.std() / np.sqrt(2 / (9 * 8)) - 1) < 0.05
     # with zero_init_residual the zero last convolutions stay zero: the network starts as the identity
     model = build_model("n3net-light", init="released", zero_init_residual=True, depth=3, features=4).double()
     x = rng.random((1, 1, 80, 80))
