@@ -27,8 +27,8 @@ from train.run import Run                                             # noqa: E4
 DEFAULTS = dict(model="n3net-light", depth=None, features=None, sigma=25.0, crop=80, batch_size=4, steps=800,
                 minutes=None, lr=2e-3, lr_end=1e-4, weight_decay=1e-4, clip=1.0, seed=0, device="cpu", out="runs/denoise",
                 data=None, val_every=50, val_crop=256, checkpoint_every=25, test=True, threads=None,
-                init=None, variant="paper", distance_bn=True, distance_norm="batch", optimizer="adam", decay_scope="all",
-                n3_lr_scale=1.0, freeze_n3=False, loss_scale=1.0)
+                init=None, variant="paper", distance_bn=True, distance_norm="batch", optimizer="adam", decay_scope="backbone",
+                n3_lr_scale=10.0, freeze_n3=False, loss_scale=1.0)
 # options that a resumed run may change; all others come from the checkpoint
 RESUMABLE = {"minutes", "device", "val_every", "checkpoint_every", "test", "threads"}
 
@@ -61,16 +61,16 @@ def parse_args(argv):
     p.add_argument("--lr", type=float, help="initial learning rate of Adam (default 2e-3)")
     p.add_argument("--lr-end", type=float, help="learning rate at the last step; it decays exponentially "
                    "from --lr (default 1e-4)")
-    p.add_argument("--weight-decay", type=float, help="L2 weight decay on convolution weights and "
-                   "batch-norm scales, not on biases (default 1e-4)")
+    p.add_argument("--weight-decay", type=float, help="size of the weight decay, on the parameters "
+                   "--decay-scope names (default 1e-4)")
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help="adam (weight decay added to the "
                    "gradient, as the released code) or adamw (decoupled weight decay) (default adam)")
     p.add_argument("--decay-scope", choices=DECAY_SCOPES, help="what the weight decay applies to: all "
                    "(every convolution weight and batch-norm scale, the N3 blocks' too) or backbone (the "
                    "convolution weights outside the N3 blocks' embedding and temperature CNNs) "
-                   "(default all)")
+                   "(default backbone: under all, the N3 blocks collapse; docs/experiments.md)")
     p.add_argument("--n3-lr-scale", type=float, help="the N3 blocks' parameters learn at --lr times this "
-                   "(default 1)")
+                   "(default 10)")
     p.add_argument("--freeze-n3", action="store_const", const=True, help="keep the N3 blocks' embedding "
                    "and temperature CNNs at their initial weights (for comparison)")
     p.add_argument("--loss-scale", type=float, help="train on this times the mean squared error (800: the "
