@@ -95,8 +95,9 @@ def block_table(folders, runs):
 
 
 def figure(folders, runs, path):
-    """Per run: median n_eff (training mode, as logged) and the middle embedding convolution's RMS
-    against the step, for the first N3 block."""
+    """Per run and N3 block (the second dashed): median n_eff (training mode, on that step's batch,
+    as logged) and the RMS of the middle (64->64) convolution of the embedding and the temperature
+    CNN against the step."""
     fig, (ax_n, ax_rms) = plt.subplots(1, 2, figsize=(12, 4.2))
     for i, (folder, run) in enumerate(zip(folders, runs)):
         records = [json.loads(line) for line in open(os.path.join(folder, "metrics.jsonl")) if '"n3"' in line]
@@ -106,10 +107,12 @@ def figure(folders, runs, path):
             label = run["name"] if b == 0 else None
             ax_n.plot(steps, [r["n3"][b]["n_eff_median"] for r in records], style, color=f"C{i}", marker="o",
                       ms=3, label=label)
-            ax_rms.semilogy(steps, [r["n3_weights"][b]["embedding_rms"][1] for r in records], style,
-                            color=f"C{i}", marker="o", ms=3, label=label)
-    ax_n.set(xlabel="step", ylabel="median n_eff of w1 (of 224)", title="how many candidates a query averages")
-    ax_rms.set(xlabel="step", ylabel="RMS", title="embedding CNN, 64->64 convolution weight")
+            for cnn, marker in (("embedding", "o"), ("temperature", "x")):
+                ax_rms.semilogy(steps, [r["n3_weights"][b][f"{cnn}_rms"][1] for r in records], style,
+                                color=f"C{i}", marker=marker, ms=4, label=f"{run['name']}: {cnn}" if b == 0 else None)
+    ax_n.set(xlabel="step", ylabel="median n_eff of w1 (of 224)",
+             title="how many candidates a query averages (training batch)")
+    ax_rms.set(xlabel="step", ylabel="RMS", title="64->64 convolution weight: embedding (o), temperature (x) CNN")
     for ax in (ax_n, ax_rms):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)

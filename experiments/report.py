@@ -28,7 +28,8 @@ def read_run(folder):
         test = json.load(f)
     with open(os.path.join(folder, "metrics.jsonl")) as f:
         records = [json.loads(line) for line in f if line.strip()]
-    ckpt = load(os.path.join(folder, "last.npz"))
+    last = os.path.join(folder, "last.npz")     # an archived run (export_weights.py --archive) has best.npz only
+    ckpt = load(last if os.path.exists(last) else os.path.join(folder, "best.npz"))
     args = json.loads(ckpt["train_args"])
     steps = [r for r in records if "loss" in r]
     vals = [r for r in records if "val_psnr" in r]
