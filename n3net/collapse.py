@@ -23,16 +23,18 @@ The rule that flags a block "collapsed" needs data, because running statistics l
 (a block whose weights were just scaled by 1e-6 still has its old running variances): it is
 measured on a forward pass, by n3net/diagnostics.py, as
 
-    separation = median over queries of std_m(D_hat_m) / |gamma|
+    separation = median over queries of std_m(D_hat_m)
 
-the spread of a query's normalised distances over its candidates in units of the distance
-batch-norm's scale (without a distance batch-norm: std_m(D_m) / t, the spread of the first
-logits).  For a block whose batch-norms work, D_hat / |gamma| = (D - mu) / sqrt(var + eps) has a
-spread of the order of 1 (the batch's own spread; a query's candidates spread somewhat less).  For
-a block whose weights have shrunk until eps dominates it is about sqrt(var / eps), far below 1
-(the shipped model: about 1e-4), and with stale running statistics the same or smaller.  Below
-COLLAPSE_SEPARATION = 0.1 the normalisation has lost at least 99 % of the distances' variance to
-eps: the block is flagged collapsed.  A block may also choose to average broadly by raising its
+the spread over a query's candidates of the normalised distances the softmax sees, before the
+temperature.  With the distance batch-norm D_hat = -(gamma (-D - mu) / sqrt(var + eps) + beta): for
+a block whose batch-norms work and whose scale gamma is near its initial 1, the spread is of the
+order of |gamma| (the batch's own spread; a query's candidates spread somewhat less: about 0.5 in
+the runs of docs/experiments.md).  The decay drives it down two ways, both seen: the weights
+shrink until eps dominates, and then the spread is about |gamma| sqrt(var / eps) (the shipped
+model: 1e-6); and the decay shrinks gamma itself (a run with the N3 blocks at 10x the learning
+rate under that decay: gamma 0.06, n_eff 218 of 224).  Below COLLAPSE_SEPARATION = 0.1 (a fifth of
+a working block's spread; at the initial temperature 0.1 first logits that spread by less than 1)
+the block is flagged collapsed.  A block may also choose to average broadly by raising its
 temperature; that is not a collapse and the rule does not flag it (see n_eff for that).  In
 evaluation mode the rule is for trained models: one that never trained normalises with the initial
 running statistics (mean 0, variance 1), which do not fit its distances, and is flagged.

@@ -19,10 +19,9 @@ temperature CNNs stop learning.  Per N3 block, from the last forward (and backwa
                       embedding and the temperature CNN (0 before any backward)
     grad_rest         the same ratio over every parameter of the model outside the N3 blocks'
                       embedding and temperature CNNs, for comparison
-    separation_median median over queries of std over the candidates of D_hat / |gamma|, the
-                      distance batch-norm's scale (without it: of the first logits); collapsed:
-                      below 0.1, the rule of n3net/collapse.py (the embedding no longer
-                      separates candidates)
+    separation_median median over queries of the std over the candidates of the normalised
+                      distances D_hat; collapsed: below 0.1, the rule of n3net/collapse.py (the
+                      distances the softmax sees no longer separate candidates)
 
     stats = diagnose(model, noisy, clean)   # a training-mode forward + backward, state restored
     stats = diagnose(model, noisy, clean, training=False)   # the same in evaluation mode
@@ -56,14 +55,12 @@ class SelectionStatistics(NamedTuple):
     logit_std: np.ndarray    # std over the candidates of the first logits -D_hat / t
     gap: np.ndarray          # (d2 - d1) / t
     t: np.ndarray            # temperature
-    separation: np.ndarray   # std over the candidates of D_hat / |gamma| (collapse.py)
+    separation: np.ndarray   # std over the candidates of D_hat (collapse.py)
 
 
 def selection_statistics(block):
     """The SelectionStatistics of every query of the block's last forward pass."""
     _, _, tiles = block._saved("_cache")
-    norm = block.normaliser
-    gamma = None if norm is None else abs(float(to_numpy(norm.weight.data)[0]))
     columns = {name: [] for name in SelectionStatistics._fields}
     for tile, D_hat, selected in tiles:                                 # on the host: not a hot path
         Dn = to_numpy(D_hat)                                             # (B, nq, nu)
@@ -81,7 +78,7 @@ def selection_statistics(block):
         columns["logit_std"].append(spread / t_tile)
         columns["gap"].append((nearest[..., 1] - nearest[..., 0]) / t_tile)
         columns["t"].append(t_tile)
-        columns["separation"].append(spread / t_tile if gamma is None else spread / gamma)
+        columns["separation"].append(spread)
     return SelectionStatistics(**{k: np.concatenate([a.ravel() for a in v]) for k, v in columns.items()})
 
 

@@ -12,8 +12,8 @@ weight w^1 exceeds 0.99, the medians of the largest first weight, of the effecti
 candidates 1 / sum (w^1)^2, of the spread of the first logits over the candidates and of the gap
 (d2 - d1) / t, the temperatures, and the gradient /
 weight norm ratios of the embedding CNN, the temperature CNN and the rest of the network.  Then the
-collapse diagnostic (n3net/collapse.py): the separation of the candidates by the embedding
-(median std of D_hat / |gamma|; below 0.1 the block is flagged COLLAPSED), the RMS of every
+collapse diagnostic (n3net/collapse.py): the separation of the candidates (median over queries
+of the std of the normalised distances D_hat; below 0.1 the block is flagged COLLAPSED), the RMS of every
 embedding and temperature convolution weight against its default initialisation's, and the
 batch-norms' running variances against their eps.
 """
@@ -49,7 +49,7 @@ def _list(values):
 
 def print_collapse(report, weights):
     """The collapse diagnostic of each block (n3net/collapse.py)."""
-    print(f"collapse: separation = median std of D_hat / |gamma| (collapsed below {COLLAPSE_SEPARATION:g}); "
+    print(f"collapse: separation = median std of D_hat over a query's candidates (collapsed below {COLLAPSE_SEPARATION:g}); "
           f"weight RMS / default initialisation's; batch-norm running variances (eps {weights[0]['eps']:g})")
     for b, w in zip(report, weights):
         flag = "COLLAPSED" if b["collapsed"] else "alive"

@@ -45,6 +45,17 @@ def test_a_block_whose_embedding_weights_shrank_is_collapsed(training):
     assert report["n_eff_median"] > 220                  # of 224: a uniform window average
 
 
+def test_a_block_whose_distance_scale_decayed_is_collapsed():
+    # the other way the decay kills a block: the distance batch-norm's scale gamma (0.06 in a run
+    # with decay on every scale and the N3 blocks at 10x the learning rate)
+    model = fresh()
+    _, block = n3_blocks(model)[0]
+    block.distance_bn.weight.data[...] = 0.05
+    noisy, clean = training_crops(2)
+    report = diagnose(model, noisy, clean)[0]
+    assert report["separation_median"] < COLLAPSE_SEPARATION and report["collapsed"], report
+
+
 def test_the_first_rounds_shipped_n3net_is_collapsed():
     # its second block: embedding weights of RMS 1e-5..1e-8, distance batch-norm running variance
     # 1e-14 (eps 1e-5); its first block is alive
