@@ -2,8 +2,7 @@
 # Table 1 again (docs/experiments.md, "Table 1 with the recipe that keeps the N3 blocks alive";
 # issue 15): every row trained with train/denoise.py's defaults as the recipe study chose them
 # (sigma 25, batch 4 of 80x80 crops, Adam, lr 2e-3 decaying exponentially to 1e-4, weight decay
-# 1e-4 on the convolution weights outside the N3 CNNs only, the N3 blocks' parameters at 10x the
-# learning rate, clipping at norm 1) and each row's best initialisation (N3 models: the released
+# 1e-4 on the convolution weights outside the N3 CNNs only, clipping at norm 1) and each row's best initialisation (N3 models: the released
 # code's; DnCNN-17 and the KNN block: the project's), 1500 steps, then evaluated on the test
 # images whole (noise seed 0).  Two queues side by side, one thread each.  Each run stops after
 # MINUTES of training in one invocation and continues where it stopped when the script is run

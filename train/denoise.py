@@ -28,7 +28,7 @@ DEFAULTS = dict(model="n3net-light", depth=None, features=None, sigma=25.0, crop
                 minutes=None, lr=2e-3, lr_end=1e-4, weight_decay=1e-4, clip=1.0, seed=0, device="cpu", out="runs/denoise",
                 data=None, val_every=50, val_crop=256, checkpoint_every=25, test=True, threads=None,
                 init=None, variant="paper", distance_bn=True, distance_norm="batch", optimizer="adam", decay_scope="backbone",
-                n3_lr_scale=10.0, freeze_n3=False, loss_scale=1.0)
+                n3_lr_scale=1.0, freeze_n3=False, loss_scale=1.0)
 # options that a resumed run may change; all others come from the checkpoint
 RESUMABLE = {"minutes", "device", "val_every", "checkpoint_every", "test", "threads"}
 
@@ -70,7 +70,7 @@ def parse_args(argv):
                    "convolution weights outside the N3 blocks' embedding and temperature CNNs) "
                    "(default backbone: under all, the N3 blocks collapse; docs/experiments.md)")
     p.add_argument("--n3-lr-scale", type=float, help="the N3 blocks' parameters learn at --lr times this "
-                   "(default 10)")
+                   "(default 1; 10 helped N3Net-light and hurt the full N3Net: docs/experiments.md)")
     p.add_argument("--freeze-n3", action="store_const", const=True, help="keep the N3 blocks' embedding "
                    "and temperature CNNs at their initial weights (for comparison)")
     p.add_argument("--loss-scale", type=float, help="train on this times the mean squared error (800: the "
