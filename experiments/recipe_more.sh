@@ -6,8 +6,9 @@
 #   query        the per-query normalisation of the distances instead of the batch-wide one
 #   he-init      the N3 blocks' CNNs initialised He fan-out (the first round's "released")
 # and the check of the issue, 300 steps of the full N3Net (everything else train/denoise.py's
-# defaults) with the N3 blocks at 10, 3 and 1 x the learning rate.  (A frozen-N3-CNN run was
-# planned here and left to experiments/table1_recipe.sh, where it is an N3Net row.)
+# defaults) with the N3 blocks at 10, 3 and 1 x the learning rate, and at 1 x with the N3 CNNs
+# frozen at their initialisation and with the per-query norm (the last two run side by side
+# after the others, with --minutes 15).
 # Usage: bash experiments/recipe_more.sh [out folder, default runs/recipe]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,4 +33,8 @@ row() {                    # row NAME ARGS...: one training run into $out/NAME, 
     row n3net-300-n3lr3 --model n3net --steps 300 --threads 1 --decay-scope backbone --n3-lr-scale 3
     row n3net-300-n3lr1 --model n3net --steps 300 --threads 1 --decay-scope backbone --n3-lr-scale 1
 ) &
+wait
+n3net300=(--model n3net --steps 300 --threads 1 --decay-scope backbone --n3-lr-scale 1 --minutes 15)
+row n3net-300-frozen "${n3net300[@]}" --freeze-n3 &
+row n3net-300-query "${n3net300[@]}" --distance-norm query &
 wait
