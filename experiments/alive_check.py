@@ -17,9 +17,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from n3net.diagnostics import diagnose                                # noqa: E402
-from train.data import DEFAULT_DATA                                   # noqa: E402
-from train.diagnose import test_crops                                 # noqa: E402
+from train.diagnose import diagnose_on_test_crops                      # noqa: E402
 from train.inference import load_checkpoint, model_from_checkpoint    # noqa: E402
 
 MIN_RMS_RATIO, MAX_N_EFF, MAX_SATURATED = 0.5, 128, 0.10
@@ -33,8 +31,7 @@ def rows(folder):
     ckpt = load_checkpoint(path)
     model = model_from_checkpoint(ckpt, path)
     sigma = json.loads(ckpt["train_args"])["sigma"]
-    noisy, clean = test_crops(os.path.join(DEFAULT_DATA, "test"), 80, 8, sigma, 0)
-    report = diagnose(model, noisy, clean, training=False)
+    report = diagnose_on_test_crops(model, sigma)
     with open(os.path.join(folder, "test.json")) as f:
         test = json.load(f)
     out = []

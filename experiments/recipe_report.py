@@ -24,9 +24,7 @@ import numpy as np                                                    # noqa: E4
 
 from experiments.report import psnr_table, read_run                   # noqa: E402
 from n3net.collapse import weight_report                              # noqa: E402
-from n3net.diagnostics import diagnose                                # noqa: E402
-from train.data import DEFAULT_DATA                                   # noqa: E402
-from train.diagnose import test_crops                                 # noqa: E402
+from train.diagnose import diagnose_on_test_crops                      # noqa: E402
 from minigrad import init                                             # noqa: E402
 from n3net import build_model                                         # noqa: E402
 from train.inference import load_checkpoint, model_from_checkpoint    # noqa: E402
@@ -61,8 +59,7 @@ def block_rows(folder, run):
     """One row per N3 block of the run's best checkpoint, diagnosed on test crops."""
     path = os.path.join(folder, "best.npz")
     model = model_from_checkpoint(load_checkpoint(path), path)
-    noisy, clean = test_crops(os.path.join(DEFAULT_DATA, "test"), 80, 8, run["args"]["sigma"], 0)
-    report = diagnose(model, noisy, clean, training=False)
+    report = diagnose_on_test_crops(model, run["args"]["sigma"])
     records = [json.loads(line) for line in open(os.path.join(folder, "metrics.jsonl")) if '"n3_weights"' in line]
     diagnosed = [r for r in records if "n3" in r]
     rows = []

@@ -43,6 +43,13 @@ def test_crops(images, crop, count, sigma, seed):
     return add_noise(clean, sigma, rng), clean
 
 
+def diagnose_on_test_crops(model, sigma):
+    """The diagnostic as this command runs it by default, for the experiments' tables: 8 crops
+    of 80 x 80 of the embedded test images, seed 0, evaluation mode."""
+    noisy, clean = test_crops(os.path.join(DEFAULT_DATA, "test"), 80, 8, sigma, 0)
+    return diagnose(model, noisy, clean, training=False)
+
+
 def _list(values):
     return "[" + ", ".join(f"{v:.1e}" for v in values) + "]"
 
