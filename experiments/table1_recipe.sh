@@ -4,9 +4,10 @@
 # (sigma 25, batch 4 of 80x80 crops, Adam, lr 2e-3 decaying exponentially to 1e-4, weight decay
 # 1e-4 on the convolution weights outside the N3 CNNs only, clipping at norm 1) and each row's best initialisation (N3 models: the released
 # code's; DnCNN-17 and the KNN block: the project's), 1500 steps, then evaluated on the test
-# images whole (noise seed 0).  Two queues side by side, one thread each.  Each run stops after
-# MINUTES of training in one invocation and continues where it stopped when the script is run
-# again (so the table can be finished over several sessions).
+# images whole (noise seed 0).  Two queues side by side, one thread each.  An invocation stops
+# MINUTES after it started (each run is given the minutes left, none starts with under 5) and the
+# runs continue where they stopped when the script is run again (so the table can be finished over
+# several sessions).  The rows that answer the goal (DnCNN-17 and N3Net, two seeds each) come first.
 #   dncnn17, dncnn17-seed1      the baseline, two seeds
 #   dncnn17-decay-all           DnCNN-17 with the first round's decay (every weight and scale)
 #   knn-block, n3net-light, n3net (paper form), n3net-reference (the released code's form)
@@ -21,7 +22,8 @@ out=${2:-runs/table1r}
 best=${BEST:-paper}
 mkdir -p "$out"
 py=.venv/bin/python
-common=(--steps 1500 --threads 1 --minutes "$minutes")
+deadline=$(( $(date +%s) + 60 * minutes ))
+common=(--steps 1500 --threads 1)
 variant=(); [ "$best" = reference ] && variant=(--variant reference)
 finished() {               # finished NAME: the run has trained all its steps (a run stopped by
                            # --minutes also writes test.json, for the model it has so far)
@@ -31,20 +33,23 @@ sys.exit(0 if load('$out/$1/last.npz')['step'] >= 1500 else 1)"
 row() {                    # row NAME ARGS...: one training run into $out/NAME, log in $out/NAME.log
     local name=$1; shift
     finished "$name" && [ -f "$out/$name/test.json" ] && return 0
+    local left=$(( (deadline - $(date +%s)) / 60 ))
+    [ "$left" -ge 5 ] || return 0
     local resume=()
     [ -f "$out/$name/last.npz" ] && resume=(--resume)
-    $py train/denoise.py "$@" "${common[@]}" --out "$out/$name" "${resume[@]}" >> "$out/$name.log" 2>&1 || true
+    $py train/denoise.py "$@" "${common[@]}" --minutes "$left" --out "$out/$name" "${resume[@]}" \
+        >> "$out/$name.log" 2>&1 || true
 }
 (
     row dncnn17 --model dncnn17
     row n3net --model n3net
-    row knn-block --model knn-block
     row "n3net-$best-seed1" --model n3net "${variant[@]}" --seed 1
+    row knn-block --model knn-block
 ) &
 (
+    row dncnn17-seed1 --model dncnn17 --seed 1
     row n3net-light --model n3net-light
     row n3net-reference --model n3net --variant reference
-    row dncnn17-seed1 --model dncnn17 --seed 1
     row dncnn17-decay-all --model dncnn17 --decay-scope all
     row "n3net-$best-frozen" --model n3net "${variant[@]}" --freeze-n3
 ) &
