@@ -14,17 +14,13 @@ cores).  The machine is shared and noisy: compare only figures from the same run
 products run in NumPy's OpenBLAS, whose kernel (printed) can be chosen with OPENBLAS_CORETYPE.
 """
 import argparse
-import os
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from layers import BatchNorm2d, Conv2d, MSELoss, ReLU   # noqa: E402
-from minigrad import Sequential                           # noqa: E402
-from minigrad.optim import Adam                           # noqa: E402
+from layers import BatchNorm2d, Conv2d, MSELoss, ReLU
+from minigrad import Sequential
+from minigrad.optim import Adam
 
 N, C, H, W = 8, 64, 80, 80
 CONV_FLOP = 3 * 2 * N * C * C * 9 * H * W                 # forward, dx and dW: three GEMMs

@@ -11,19 +11,15 @@ Prints, in float32:
 Times are the best of --repeats runs after a warm-up; the machine is shared and noisy.
 """
 import argparse
-import os
-import sys
 import time
 import tracemalloc
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from layers import MSELoss                      # noqa: E402
-from minigrad import no_grad                    # noqa: E402
-from minigrad.threads import set_num_threads    # noqa: E402
-from n3net import N3Block, build_model          # noqa: E402
+from layers import MSELoss
+from minigrad import no_grad
+from minigrad.threads import set_num_threads
+from n3net import N3Block, build_model
 
 
 def measure(fn, repeats):

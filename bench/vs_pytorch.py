@@ -34,8 +34,6 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "bench"))
 
 BATCH, CROP = 8, 80
 CONVS = [(1, 64, True), (64, 64, False), (64, 8, True), (8, 64, False), (64, 1, True)]   # N3Net's shapes
@@ -68,7 +66,7 @@ def training_step(name, impl):
             opt.step()
         return step
     import torch
-    from torch_models import twin
+    from bench.torch_models import twin
     net = twin(model).train()
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
     noisy, clean = torch.from_numpy(noisy), torch.from_numpy(clean)
@@ -115,7 +113,7 @@ def evaluation(size, impl):
                 model.forward(image)
         return denoise
     import torch
-    from torch_models import twin
+    from bench.torch_models import twin
     net, image = twin(model).eval(), torch.from_numpy(image)
 
     def denoise():
@@ -171,7 +169,9 @@ def run_worker(work, impl, repeats, threads, before_root=None):
     script = os.path.abspath(__file__) if impl != "before" else os.path.join(before_root, "bench", "vs_pytorch.py")
     command = [sys.executable, script, "--worker", work, "ours" if impl == "before" else impl,
                "--repeats", str(repeats), "--threads", str(threads)]
-    result = subprocess.run(command, capture_output=True, text=True)
+    # the worker imports the code of its own tree (ours now, or the worktree's)
+    env = {**os.environ, "PYTHONPATH": before_root if impl == "before" else ROOT}
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode:
         raise RuntimeError(f"{work} ({impl}) failed:\n{result.stderr}")
     return json.loads(result.stdout.strip().splitlines()[-1])

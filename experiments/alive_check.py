@@ -15,10 +15,8 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from train.diagnose import diagnose_on_test_crops                      # noqa: E402
-from train.inference import load_checkpoint, model_from_checkpoint    # noqa: E402
+from train.diagnosis import diagnose_on_test_crops
+from train.inference import load_checkpoint, model_from_checkpoint
 
 MIN_RMS_RATIO, MAX_N_EFF, MAX_SATURATED = 0.5, 128, 0.10
 

@@ -15,9 +15,7 @@ import os
 import shutil
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from train.export import export                                       # noqa: E402
+from train.export import export
 
 
 def main(argv=None):

@@ -14,7 +14,6 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import matplotlib                                                     # noqa: E402
 
@@ -24,7 +23,7 @@ import numpy as np                                                    # noqa: E4
 
 from experiments.report import psnr_table, read_run                   # noqa: E402
 from n3net.collapse import weight_report                              # noqa: E402
-from train.diagnose import diagnose_on_test_crops                      # noqa: E402
+from train.diagnosis import diagnose_on_test_crops                      # noqa: E402
 from minigrad import init                                             # noqa: E402
 from n3net import build_model                                         # noqa: E402
 from train.inference import load_checkpoint, model_from_checkpoint    # noqa: E402

@@ -12,10 +12,8 @@ import os
 import re
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from minigrad import load                                             # noqa: E402
-from train.plots import plot_curves                                   # noqa: E402
+from minigrad import load
+from train.plots import plot_curves
 
 # BM3D on the test images, whole, sigma 25 (data/README.md: measured when the data set was assembled)
 BM3D_SIGMA25 = {"ascent": 31.33, "brick": 34.94, "camera": 29.86, "coins": 28.58, "einstein": 30.04,

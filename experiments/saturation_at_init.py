@@ -8,16 +8,13 @@ embedded training images; the gradient ratios of the N3 blocks are 0 at this fir
 the DnCNN after each block starts with a zero last convolution.
 """
 import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from minigrad import init                                             # noqa: E402
-from n3net import build_model                                         # noqa: E402
-from n3net.diagnostics import diagnose                                # noqa: E402
-from train.data import DEFAULT_DATA, CropSampler, add_noise, load_folder   # noqa: E402
+from minigrad import init
+from n3net import build_model
+from n3net.diagnostics import diagnose
+from train.data import DEFAULT_DATA, CropSampler, add_noise, load_folder
 
 
 def main():

@@ -15,6 +15,10 @@ except ImportError:  # pragma: no cover - depends on the machine
 DEVICES = ("cpu", "gpu")
 
 
+class DeviceError(RuntimeError):
+    """A device that cannot be used here (CuPy missing, no GPU)."""
+
+
 def gpu_available():
     """True when CuPy is installed and sees at least one usable GPU."""
     if cupy is None:
@@ -32,7 +36,7 @@ def check_device(device):
     if device == "gpu" and not gpu_available():
         reason = ("CuPy is not installed (pip install cupy-cuda12x)" if cupy is None
                   else "CuPy is installed but finds no usable GPU")
-        raise RuntimeError(f"device 'gpu' was requested but {reason}; use device 'cpu'")
+        raise DeviceError(f"device 'gpu' was requested but {reason}; use device 'cpu'")
     return device
 
 

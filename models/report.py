@@ -12,9 +12,7 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from minigrad import load                                             # noqa: E402
+from minigrad import load
 
 
 def read(path):

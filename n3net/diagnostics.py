@@ -26,7 +26,7 @@ temperature CNNs stop learning.  Per N3 block, from the last forward (and backwa
     stats = diagnose(model, noisy, clean)   # a training-mode forward + backward, state restored
     stats = diagnose(model, noisy, clean, training=False)   # the same in evaluation mode
     stats = saturation(model)               # from the pass the model has just made (training)
-    W, (row, col) = query_weights(block, i, j)   # what query patch (i, j) selected, over its window
+    W, (row, col) = block.query_weights(i, j)    # what query patch (i, j) selected, over its window
 """
 from typing import NamedTuple
 
@@ -37,7 +37,7 @@ from minigrad.backend import to_numpy
 
 from .collapse import is_collapsed
 from .n3block import n3_blocks  # noqa: F401 (re-exported)
-from .patch_grid import take, window_start
+from .patch_grid import take
 
 THRESHOLD = 0.99
 
@@ -60,11 +60,12 @@ class SelectionStatistics(NamedTuple):
 
 def selection_statistics(block):
     """The SelectionStatistics of every query of the block's last forward pass."""
-    _, _, tiles = block._saved("_cache")
+    _, _, tiles = block.last_selection()
+    t = block.temperatures()                                            # (B, n1, n2)
     columns = {name: [] for name in SelectionStatistics._fields}
     for tile, D_hat, selected in tiles:                                 # on the host: not a hot path
         Dn = to_numpy(D_hat)                                             # (B, nq, nu)
-        t_tile = to_numpy(take(block._t, tile.queries))                  # (B, nq)
+        t_tile = to_numpy(take(t, tile.queries))                         # (B, nq)
         nearest = np.partition(Dn, 1, axis=-1)[..., :2]                  # (B, nq, 2): d1 <= d2
         finite = np.isfinite(Dn)
         count = finite.sum(axis=-1)                                      # (B, nq) candidates
@@ -80,25 +81,6 @@ def selection_statistics(block):
         columns["t"].append(t_tile)
         columns["separation"].append(spread)
     return SelectionStatistics(**{k: np.concatenate([a.ravel() for a in v]) for k, v in columns.items()})
-
-
-def query_weights(block, i, j, image=0):
-    """The k weight vectors of the query patch in row i, column j of the patch grid, from the
-    block's last forward pass (run with gradients enabled), over the w x w patches of its window:
-    W (k, w, w) and the grid position (row, column) of the window's first patch.  The query is not
-    its own candidate: W[:, i - row, j - column] is 0."""
-    grid, _, tiles = block._saved("_cache")
-    (n1, n2), w = grid.shape, grid.window
-    for tile, _, selected in tiles:
-        rows, cols = tile.rows, tile.cols
-        if rows.query_start <= i < rows.query_stop and cols.query_start <= j < cols.query_stop:
-            q = (i - rows.query_start) * (cols.query_stop - cols.query_start) + (j - cols.query_start)
-            W = to_numpy(selected.weights[image, q])                     # (k, nu) over the tile's candidates
-            W = W.reshape(-1, rows.candidate_stop - rows.candidate_start, cols.candidate_stop - cols.candidate_start)
-            row, col = window_start(i, n1, w), window_start(j, n2, w)
-            top, left = row - rows.candidate_start, col - cols.candidate_start
-            return W[:, top:top + w, left:left + w], (row, col)
-    raise ValueError(f"query ({i}, {j}) is not on the block's {n1}x{n2} patch grid")
 
 
 def saturation(model, threshold=THRESHOLD):

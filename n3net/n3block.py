@@ -45,7 +45,7 @@ import numpy as np
 
 from layers import BatchNorm2d, Conv2d, ReLU
 from layers.checks import check_images, check_same_shape, single_image_as_batch
-from minigrad.backend import get_array_module
+from minigrad.backend import get_array_module, to_numpy
 from minigrad.fold import fold, unfold
 from minigrad.grad_mode import grad_enabled
 from minigrad.module import Module, Sequential
@@ -134,6 +134,7 @@ class PatchNeighbours(Module):
         self.selection = selection               # ContinuousSelection or HardSelection (knn.py)
         self.distance_bn = None                  # N3Block sets its DistanceBatchNorm here,
         self.distance_qn = None                  # or its DistanceQueryNorm here
+        self._t_last = None                      # t of the last forward (see temperatures())
 
     @property
     def normaliser(self):
@@ -177,6 +178,7 @@ class PatchNeighbours(Module):
         y = grid.patches(Y)                                               # (B, n1, n2, F)
         e, t = self._embed(Y, guide, grid)                                # (B, n1, n2, F_e), (B, n1, n2)
         self._check_finite(e, t)
+        self._t_last = t
         tiles = grid.tiles(self.query_tile)
         neighbours = xp.zeros((B, k, C) + grid.padded, Y.dtype)           # (B, k, C, Hp, Wp)
         cached = []
@@ -195,6 +197,37 @@ class PatchNeighbours(Module):
         out[:, 1:] -= Y[:, None]
         self._cache = BlockCache(grid, e, cached) if grad_enabled() else None
         return out.reshape(B, self.out_channels, H, W)
+
+    # ---- what the last forward selected: for diagnostics and pictures ------------------------------
+    def temperatures(self):
+        """t (B, n1, n2) of the last forward pass (with or without gradients), on the patch grid;
+        None for a block without temperatures (the KNN block) or before any forward."""
+        return self._t_last
+
+    def last_selection(self):
+        """BlockCache of the last forward pass run with gradients enabled: the patch grid, the
+        embedded patches e and, per tile in tile order, TileCache(tile, D_hat, selected), with
+        selected.weights the weights W (B, nq, k, nu) of the tile's queries over its candidates."""
+        return self._saved("_cache")
+
+    def query_weights(self, i, j, image=0):
+        """The k weight vectors of the query patch in row i, column j of the patch grid, from the
+        last forward pass run with gradients enabled, over the w x w patches of its window: W (k, w, w)
+        (NumPy) and the grid position (row, column) of the window's first patch.  The query is not
+        its own candidate: W[:, i - row, j - column] is 0."""
+        grid, _, tiles = self.last_selection()
+        (n1, n2), w = grid.shape, grid.window
+        for tile, _, selected in tiles:
+            rows, cols = tile.rows, tile.cols
+            if rows.query_start <= i < rows.query_stop and cols.query_start <= j < cols.query_stop:
+                q = (i - rows.query_start) * (cols.query_stop - cols.query_start) + (j - cols.query_start)
+                W = to_numpy(selected.weights[image, q])                     # (k, nu) over the tile's candidates
+                W = W.reshape(-1, rows.candidate_stop - rows.candidate_start,
+                              cols.candidate_stop - cols.candidate_start)
+                row, col = window_start(i, n1, w), window_start(j, n2, w)
+                top, left = row - rows.candidate_start, col - cols.candidate_start
+                return W[:, top:top + w, left:left + w], (row, col)
+        raise ValueError(f"query ({i}, {j}) is not on the block's {n1}x{n2} patch grid")
 
     def _check_finite(self, e, t):
         """One value check per call (one GPU synchronisation) instead of the KNN's checks per tile:

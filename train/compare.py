@@ -12,37 +12,39 @@ import argparse
 import os
 import sys
 
+import matplotlib
 import numpy as np
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import matplotlib                                                     # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt                                       # noqa: E402
 
 from n3net.patch_grid import PatchGrid                                # noqa: E402
+from train.cli import common_options, open_model, setup               # noqa: E402
 from train.data import add_noise, load_grayscale                      # noqa: E402
-from train.errors import CLIError, run_cli                            # noqa: E402
-from train.inference import denoise, load_model                       # noqa: E402
-from train.inspect_n3 import DEFAULT_IMAGE, most_repeated_patch       # noqa: E402
+from train.errors import UsageError, run_cli                          # noqa: E402
+from train.inference import denoise                                   # noqa: E402
+from train.inspection import DEFAULT_IMAGE, most_repeated_patch       # noqa: E402
 from train.metrics import psnr                                        # noqa: E402
-from train.shipped import resolve_checkpoint                          # noqa: E402
+
+MIN_SIZE = 16                  # the texture search's patches (10 x 10 at stride 5) need two rows
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="Noisy, denoised by each model, and clean, on a crop.")
+    p = argparse.ArgumentParser(description="Noisy, denoised by each model, and clean, on a crop.",
+                                parents=[common_options(checkpoint=False)])
     p.add_argument("--models", nargs="+", default=["dncnn17-sigma25", "n3net-sigma25"],
                    help="checkpoints or shipped models' names (default: dncnn17-sigma25 n3net-sigma25)")
     p.add_argument("--image", default=DEFAULT_IMAGE, help="a clean image (default: data/images/test/brick.png)")
-    p.add_argument("--sigma", type=float, default=25.0, help="noise level on the 0-255 scale (default 25)")
     p.add_argument("--crop", type=int, nargs=3, metavar=("ROW", "COL", "SIZE"),
                    help="the crop shown (default: 128 pixels around the most repeated texture)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
     p.add_argument("--out", default="runs/compare/compare.png", help="the figure to write (PNG)")
     args = p.parse_args(argv)
+    setup(args)
+    models = [open_model(args, name) for name in args.models]    # the first sets the sigma if not given
     clean = load_grayscale(args.image)
     H, W = clean.shape
+    if min(H, W) < MIN_SIZE:
+        raise UsageError(f"{args.image} is {W}x{H} pixels: compare needs at least {MIN_SIZE}x{MIN_SIZE}")
     noisy = add_noise(clean, args.sigma, np.random.default_rng(args.seed))
     if args.crop is None:
         grid = PatchGrid((H, W), 10, 5, 15)
@@ -53,12 +55,11 @@ def main(argv=None):
     else:
         row, col, size = args.crop
         if size < 8 or row < 0 or col < 0 or row + size > H or col + size > W:
-            raise CLIError(f"--crop {row} {col} {size} does not fit the {W}x{H} image")
+            raise UsageError(f"--crop {row} {col} {size} does not fit the {W}x{H} image")
     crop = (slice(row, row + size), slice(col, col + size))
     panels = [(f"noisy\n{psnr(clean, noisy):.2f} dB (crop {psnr(clean[crop], noisy[crop]):.2f})", noisy)]
-    for model_name in args.models:
-        path, what = resolve_checkpoint(model_name, args.sigma)
-        estimate = denoise(load_model(path), noisy)
+    for model, _, path, what in models:
+        estimate = denoise(model, noisy, args.device)
         label = os.path.splitext(os.path.basename(path))[0]
         panels.append((f"{label}\n{psnr(clean, estimate):.2f} dB (crop {psnr(clean[crop], estimate[crop]):.2f})",
                        estimate))

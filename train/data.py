@@ -9,8 +9,6 @@ import os
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .errors import CLIError
-
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DATA = os.path.join(REPO, "data", "images")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".pgm", ".ppm", ".webp")
@@ -20,15 +18,16 @@ GRAY_MODES = ("L", "1", "LA", "I;16", "I;16B", "I;16L", "I", "F")
 
 
 def _read(path):
-    """The image file, loaded by Pillow; CLIError if it is missing or Pillow cannot read it."""
+    """The image file, loaded by Pillow; FileNotFoundError if it is missing, ValueError if Pillow
+    cannot read it."""
     try:
         with Image.open(path) as img:
             img.load()
             return img.copy()
     except FileNotFoundError:
-        raise CLIError(f"image {path} does not exist") from None
+        raise FileNotFoundError(f"image {path} does not exist") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise CLIError(f"{path} is not an image Pillow can read ({error})") from None
+        raise ValueError(f"{path} is not an image Pillow can read ({error})") from None
 
 
 def _grayscale(img):
@@ -46,13 +45,13 @@ def _grayscale(img):
 
 def load_grayscale(path):
     """An image file as a float32 (H, W) array in [0, 1]: RGB(A) and palette images become luma,
-    16-bit images are scaled by 65535.  A file Pillow cannot read raises CLIError."""
+    16-bit images are scaled by 65535.  A file Pillow cannot read raises ValueError."""
     return _grayscale(_read(path))
 
 
 def load_image(path):
     """An image file as float32 in [0, 1]: (H, W) if it is grayscale, (H, W, 3) RGB if it has colour
-    (an RGB image whose three channels are equal counts as grayscale).  CLIError if unreadable."""
+    (an RGB image whose three channels are equal counts as grayscale).  ValueError if unreadable."""
     img = _read(path)
     if img.mode in GRAY_MODES:
         return _grayscale(img)
@@ -79,13 +78,14 @@ def save_grayscale(path, image):
 
 
 def list_images(folder):
-    """Sorted image files of a folder (by extension); CLIError if the folder is missing or has none."""
+    """Sorted image files of a folder (by extension); FileNotFoundError if the folder is missing or
+    has none."""
     if not os.path.isdir(folder):
-        raise CLIError(f"image folder {folder} does not exist")
+        raise FileNotFoundError(f"image folder {folder} does not exist")
     files = sorted(os.path.join(folder, f) for f in os.listdir(folder)
                    if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith("."))
     if not files:
-        raise CLIError(f"image folder {folder} contains no images ({', '.join(IMAGE_EXTENSIONS)})")
+        raise FileNotFoundError(f"image folder {folder} contains no images ({', '.join(IMAGE_EXTENSIONS)})")
     return files
 
 
@@ -95,7 +95,7 @@ def load_folder(folder, min_size=0):
     for path in list_images(folder):
         image = load_grayscale(path)
         if min(image.shape) < min_size:
-            raise CLIError(f"{path} is {image.shape[1]}x{image.shape[0]} pixels, smaller than the "
+            raise ValueError(f"{path} is {image.shape[1]}x{image.shape[0]} pixels, smaller than the "
                            f"{min_size}x{min_size} crop; remove it or use a smaller --crop")
         images[os.path.basename(path)] = image
     return images

@@ -16,13 +16,12 @@ import os
 import signal
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from n3net import MODELS                                              # noqa: E402
-from train.errors import CLIError, run_cli                            # noqa: E402
-from train.inference import load_checkpoint                           # noqa: E402
-from train.recipe import DECAY_SCOPES, LEGACY_RECIPE, OPTIMIZERS     # noqa: E402
-from train.run import Run                                             # noqa: E402
+from n3net import MODELS
+from train.cli import check_sigma
+from train.errors import UsageError, run_cli
+from train.inference import load_checkpoint
+from train.recipe import DECAY_SCOPES, LEGACY_RECIPE, OPTIMIZERS
+from train.run import Run
 
 DEFAULTS = dict(model="n3net-light", depth=None, features=None, sigma=25.0, crop=80, batch_size=4, steps=800,
                 minutes=None, lr=2e-3, lr_end=1e-4, weight_decay=1e-4, clip=1.0, seed=0, device="cpu", out="runs/denoise",
@@ -104,10 +103,11 @@ def check_values(opts):
     optional = [k for k in ("depth", "features", "threads", "minutes") if opts[k] is not None]
     for key in positive + optional:
         if not opts[key] > 0:
-            raise CLIError(f"--{key.replace('_', '-')} must be positive, got {opts[key]}")
-    for key in ("sigma", "weight_decay", "val_crop", "clip"):
+            raise UsageError(f"--{key.replace('_', '-')} must be positive, got {opts[key]}")
+    check_sigma(opts["sigma"])
+    for key in ("weight_decay", "val_crop", "clip"):
         if opts[key] < 0:
-            raise CLIError(f"--{key.replace('_', '-')} must not be negative, got {opts[key]}")
+            raise UsageError(f"--{key.replace('_', '-')} must not be negative, got {opts[key]}")
     return opts
 
 
@@ -117,16 +117,16 @@ def settings(given, resume):
     last = os.path.join(out, "last.npz")
     if not resume:
         if os.path.exists(last):
-            raise CLIError(f"{out} already holds a run (last.npz): continue it with --resume, or choose "
+            raise UsageError(f"{out} already holds a run (last.npz): continue it with --resume, or choose "
                            f"another --out")
         return check_values({**DEFAULTS, **given}), None
     if not os.path.exists(last):
-        raise CLIError(f"nothing to resume: {last} does not exist")
+        raise UsageError(f"nothing to resume: {last} does not exist")
     ckpt = load_checkpoint(last)
     saved = json.loads(ckpt["train_args"])
     for key, value in given.items():
         if key not in RESUMABLE and key != "out" and saved.get(key) != value:
-            raise CLIError(f"--{key.replace('_', '-')} {value} differs from the resumed run's "
+            raise UsageError(f"--{key.replace('_', '-')} {value} differs from the resumed run's "
                            f"{saved.get(key)}; drop the option or start a new run with another --out")
     saved = {**LEGACY_RECIPE, **saved}      # a run from before the recipe options trained with these
     return check_values({**saved, **{k: v for k, v in given.items() if k in RESUMABLE}, "out": out}), ckpt

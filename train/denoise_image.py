@@ -8,39 +8,34 @@
 The image may be any format Pillow reads.  A colour image is denoised per channel (--colour
 channels, the default) or in its luminance only (--colour luminance), and written in colour; a
 grayscale image gives an 8-bit grayscale PNG.  The model is rebuilt from the checkpoint alone.
-The models were trained for one noise level each: --sigma picks the shipped one closest to your
-image's noise (25 or 50 on the 0-255 scale).
+The models were trained for one noise level each: without a checkpoint, --sigma picks the shipped
+N3Net for that noise level (25 or 50 on the 0-255 scale); choose the one nearest your image's noise.
 """
 import argparse
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from train.data import load_image, save_image                         # noqa: E402
-from train.errors import CLIError, run_cli                            # noqa: E402
-from train.inference import COLOUR_HELP, COLOUR_MODES, denoise_image, load_model   # noqa: E402
-from train.shipped import resolve_checkpoint                          # noqa: E402
+from train.cli import common_options, open_model, setup
+from train.data import load_image, save_image
+from train.errors import UsageError, run_cli
+from train.inference import COLOUR_HELP, COLOUR_MODES, denoise_image
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="Denoise an image with a trained checkpoint or a shipped model.")
+    p = argparse.ArgumentParser(description="Denoise an image with a trained checkpoint or a shipped model.",
+                                parents=[common_options(checkpoint=False, seed=False)])
     p.add_argument("inputs", nargs="+", metavar="[CHECKPOINT] IMAGE",
                    help="the noisy image, optionally after a checkpoint (a file written by train/denoise.py, "
                    "or a shipped model's name; default: the shipped N3Net for --sigma)")
     p.add_argument("-o", "--output", required=True, help="where to write the denoised image (PNG)")
-    p.add_argument("--sigma", type=float, default=25.0, help="noise level of the shipped N3Net to use when no "
-                   "checkpoint is given: 25 or 50 (default 25)")
     p.add_argument("--colour", choices=sorted(COLOUR_MODES), default="channels",
                    help=COLOUR_HELP)
-    p.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     args = p.parse_args(argv)
     if len(args.inputs) > 2:
-        raise CLIError(f"expected [CHECKPOINT] IMAGE, got {len(args.inputs)} arguments: {' '.join(args.inputs)}")
-    checkpoint, image = (None, *args.inputs) if len(args.inputs) == 1 else args.inputs
-    path, what = resolve_checkpoint(checkpoint, args.sigma)
+        raise UsageError(f"expected [CHECKPOINT] IMAGE, got {len(args.inputs)} arguments: {' '.join(args.inputs)}")
+    args.checkpoint, image = (None, *args.inputs) if len(args.inputs) == 1 else args.inputs
+    setup(args)
+    model, _, _, what = open_model(args)
     print(f"using the {what}")
-    model = load_model(path, args.device)
     noisy = load_image(image)
     if noisy.ndim == 3:
         print(f"colour image: {COLOUR_MODES[args.colour]}")

@@ -22,32 +22,14 @@ import json
 import os
 import sys
 
-import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from n3net.collapse import COLLAPSE_SEPARATION, weight_report        # noqa: E402
-from n3net.diagnostics import diagnose, n3_blocks                     # noqa: E402
-from train.data import DEFAULT_DATA, CropSampler, add_noise, load_folder   # noqa: E402
-from train.errors import CLIError, run_cli                            # noqa: E402
-from train.inference import load_checkpoint, model_from_checkpoint    # noqa: E402
-from train.shipped import resolve_checkpoint                          # noqa: E402
-
-
-def test_crops(images, crop, count, sigma, seed):
-    """(noisy, clean) (count, 1, crop, crop): random crops of the images in a folder, as training
-    draws them (flips and rotations), with noise of sigma; fixed by the seed."""
-    rng = np.random.default_rng(seed)
-    sampler = CropSampler(load_folder(images, min_size=crop).values(), crop)
-    clean = sampler.sample(count, rng)
-    return add_noise(clean, sigma, rng), clean
-
-
-def diagnose_on_test_crops(model, sigma):
-    """The diagnostic as this command runs it by default, for the experiments' tables: 8 crops
-    of 80 x 80 of the embedded test images, seed 0, evaluation mode."""
-    noisy, clean = test_crops(os.path.join(DEFAULT_DATA, "test"), 80, 8, sigma, 0)
-    return diagnose(model, noisy, clean, training=False)
+from minigrad import to_device
+from n3net.collapse import COLLAPSE_SEPARATION, weight_report
+from n3net.diagnostics import diagnose, n3_blocks
+from train.cli import common_options, open_model, setup
+from train.data import DEFAULT_DATA
+from train.diagnosis import test_crops
+from train.errors import UsageError, run_cli
 
 
 def _list(values):
@@ -69,29 +51,26 @@ def print_collapse(report, weights):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="Saturation diagnostic of a trained model's N3 blocks.")
-    p.add_argument("--checkpoint", help="a checkpoint written by train/denoise.py or a shipped model's name "
-                   "(default: the shipped N3Net for --sigma, 25 if not given)")
+    p = argparse.ArgumentParser(description="Saturation diagnostic of a trained model's N3 blocks.",
+                                parents=[common_options()])
     p.add_argument("--images", default=os.path.join(DEFAULT_DATA, "test"),
                    help="folder of clean images (default: the embedded test images)")
-    p.add_argument("--sigma", type=float, help="noise level on the 0-255 scale (default: the run's)")
     p.add_argument("--crop", type=int, default=80, help="side of the crops (default 80)")
     p.add_argument("--crops", type=int, default=8, help="number of crops (default 8)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the crops and the noise (default 0)")
     p.add_argument("--train-mode", action="store_true", help="batch statistics instead of running ones")
     p.add_argument("--json", help="also write the report to this JSON file")
     args = p.parse_args(argv)
-    path, what = resolve_checkpoint(args.checkpoint, 25.0 if args.sigma is None else args.sigma)
+    setup(args)
+    model, ckpt, path, what = open_model(args)
     print(f"using the {what}")
-    ckpt = load_checkpoint(path)
-    model = model_from_checkpoint(ckpt, path)
     if not n3_blocks(model):
-        raise CLIError(f"{path} holds a {json.loads(ckpt['config'])['name']}, which has no N3 block")
+        raise UsageError(f"{path} holds a {json.loads(ckpt['config'])['name']}, which has no N3 block")
     need = model.min_size()
     if args.crop < need:
-        raise CLIError(f"--crop {args.crop} is too small: the N3 blocks need at least {need} pixels")
-    sigma = args.sigma if args.sigma is not None else json.loads(ckpt["train_args"])["sigma"]
+        raise UsageError(f"--crop {args.crop} is too small: the N3 blocks need at least {need} pixels")
+    sigma = args.sigma
     noisy, clean = test_crops(args.images, args.crop, args.crops, sigma, args.seed)
+    noisy, clean = to_device(noisy, args.device), to_device(clean, args.device)
     report = diagnose(model, noisy, clean, training=args.train_mode)
     mode = "training" if args.train_mode else "evaluation"
     print(f"{path}: {args.crops} crops of {args.crop}x{args.crop} of {args.images}, sigma "

@@ -11,11 +11,9 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from minigrad import save                                             # noqa: E402
-from train.errors import CLIError, run_cli                            # noqa: E402
-from train.inference import load_checkpoint, model_from_checkpoint    # noqa: E402
+from minigrad import save
+from train.errors import UsageError, run_cli
+from train.inference import load_checkpoint, model_from_checkpoint
 
 KEPT = ("format", "model", "config", "train_args", "step", "train_seconds", "best_val_psnr", "best_val_step")
 
@@ -33,7 +31,7 @@ def main(argv=None):
     p.add_argument("output", help="the .npz file to write")
     args = p.parse_args(argv)
     if not args.output.endswith(".npz"):
-        raise CLIError(f"{args.output}: the output must be a .npz file")
+        raise UsageError(f"{args.output}: the output must be a .npz file")
     export(args.checkpoint, args.output)
     print(f"wrote {args.output} ({os.path.getsize(args.output) / 1e6:.1f} MB)")
     return 0

@@ -1,5 +1,6 @@
 """Using a trained denoiser: rebuild it from a checkpoint alone, denoise whole images."""
 import json
+import os
 
 import numpy as np
 
@@ -8,7 +9,7 @@ from minigrad.backend import check_device
 from minigrad.serialization import CheckpointMismatchError
 from n3net import build_model
 
-from .errors import CLIError
+from .errors import CheckpointError
 
 FORMAT = "n3net-minigrad training checkpoint, version 2"
 # version 1: before the N3 block's distance batch-norm and the KNN block matched on the input image
@@ -16,16 +17,19 @@ OLD_FORMATS = ("n3net-minigrad training checkpoint, version 1",)
 
 
 def load_checkpoint(path):
-    """The checkpoint's contents (nested dict); CLIError if it is missing or not one of ours."""
+    """The checkpoint's contents (nested dict); FileNotFoundError if it is missing, CheckpointError
+    if it is not one of ours."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
         ckpt = load(path)
-    except (FileNotFoundError, ValueError) as error:
-        raise CLIError(str(error)) from None
+    except ValueError as error:
+        raise CheckpointError(str(error)) from None
     if ckpt.get("format") not in (FORMAT,) + OLD_FORMATS or "model" not in ckpt or "config" not in ckpt:
-        raise CLIError(f"{path} is not a checkpoint written by train/denoise.py")
+        raise CheckpointError(f"{path} is not a checkpoint written by train/denoise.py")
     name = json.loads(ckpt["config"]).get("name", "")
     if ckpt["format"] in OLD_FORMATS and not name.startswith("dncnn"):
-        raise CLIError(f"{path} holds a {name} of an older layout (before the N3 block's distance "
+        raise CheckpointError(f"{path} holds a {name} of an older layout (before the N3 block's distance "
                        f"batch-norm, and the KNN block matched on the noisy image): this version cannot "
                        f"use it; train the model again with train/denoise.py")
     return ckpt
@@ -38,16 +42,15 @@ def model_from_checkpoint(ckpt, path="checkpoint"):
         model = build_model(**config)
         model.load_state_dict(ckpt["model"])
     except (ValueError, TypeError, CheckpointMismatchError) as error:
-        raise CLIError(f"{path}: cannot rebuild its model ({error})") from None
+        first = str(error).splitlines()[0].rstrip(":")          # the details run over several lines
+        raise CheckpointError(f"{path}: cannot rebuild its model ({first}); its weights do not fit the "
+                              f"configuration it records: train it again or use the file it came from") from None
     return model
 
 
 def require_device(device):
-    """check_device, with the reason as a CLIError (no GPU, no CuPy)."""
-    try:
-        return check_device(device)
-    except RuntimeError as error:
-        raise CLIError(str(error)) from None
+    """The device, if it can be used; DeviceError says why not (no GPU, no CuPy)."""
+    return check_device(device)
 
 
 def load_model(path, device="cpu"):
@@ -89,7 +92,7 @@ def denoise_image(model, noisy, colour="channels", device="cpu"):
     if noisy.ndim == 2:
         return denoise(model, noisy, device)
     if colour not in COLOUR_MODES:
-        raise CLIError(f"unknown colour mode {colour!r}: use {' or '.join(COLOUR_MODES)}")
+        raise ValueError(f"unknown colour mode {colour!r}: use {' or '.join(COLOUR_MODES)}")
     if colour == "channels":
         return np.stack([denoise(model, noisy[..., c], device) for c in range(3)], axis=-1)
     ycc = noisy.astype(np.float64) @ RGB_TO_YCC.T                             # (H, W, 3)

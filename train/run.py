@@ -16,8 +16,8 @@ from n3net.collapse import weight_report
 from n3net.diagnostics import n3_blocks, saturation
 
 from .data import DEFAULT_DATA, CropSampler, add_noise, load_folder
-from .errors import CLIError
-from .evaluate import evaluate_folder
+from .errors import TrainingError
+from .evaluation import evaluate_folder
 from .inference import FORMAT, denoise, load_checkpoint, model_from_checkpoint, require_device
 from .metrics import psnr
 from .plots import plot_curves, plot_examples
@@ -31,7 +31,7 @@ def data_folders(data):
     if data is None:
         data = DEFAULT_DATA
     if not os.path.isdir(data):
-        raise CLIError(f"data folder {data} does not exist")
+        raise FileNotFoundError(f"data folder {data} does not exist")
     if os.path.isdir(os.path.join(data, "train")):
         split = [os.path.join(data, name) for name in ("train", "val", "test")]
         return tuple(f if os.path.isdir(f) else os.path.join(DEFAULT_DATA, os.path.basename(f)) for f in split)
@@ -63,7 +63,7 @@ def model_options(opts):
     if opts.get("distance_norm", "batch") != "batch":
         n3_options["distance_norm"] = opts["distance_norm"]
     if n3_options and opts["model"] not in N3_MODELS:
-        raise CLIError(f"--variant, --distance-norm and --no-distance-bn apply to the N3 block: use them with "
+        raise ValueError(f"--variant, --distance-norm and --no-distance-bn apply to the N3 block: use them with "
                        f"{' or '.join(N3_MODELS)}, not {opts['model']}")
     return {**options, **n3_options}
 
@@ -84,7 +84,7 @@ class Run:
             self.model = model_from_checkpoint(ckpt)
         need = self.model.min_size() if hasattr(self.model, "min_size") else 1
         if opts["crop"] < need:
-            raise CLIError(f"--crop {opts['crop']} is too small for {opts['model']}: its N3/KNN blocks "
+            raise ValueError(f"--crop {opts['crop']} is too small for {opts['model']}: its N3/KNN blocks "
                            f"need crops of at least {need} pixels")
         train_dir, val_dir, test_dir = data_folders(opts["data"])
         self.sampler = CropSampler(load_folder(train_dir, min_size=opts["crop"]).values(), opts["crop"])
@@ -156,7 +156,7 @@ class Run:
 
     def _diverged(self, what):
         """The error that stops a run whose loss or gradients stopped being finite."""
-        return CLIError(f"{what}; the last good state is in {os.path.join(self.out, 'last.npz')} "
+        return TrainingError(f"{what}; the last good state is in {os.path.join(self.out, 'last.npz')} "
                         f"(step {self.last_saved}); start a new run with a lower --lr")
 
     def train_step(self):

@@ -9,8 +9,6 @@ train/export.py writes one from a training checkpoint.
 """
 import os
 
-from .errors import CLIError
-
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS_DIR = os.path.join(REPO, "models")
 SHIPPED = {                                # name: what it is
@@ -19,6 +17,7 @@ SHIPPED = {                                # name: what it is
     "dncnn17-sigma25": "DnCNN-17 trained at sigma 25",
 }
 DEFAULT = {25.0: "n3net-sigma25", 50.0: "n3net-sigma50"}     # the shipped N3Net of each sigma
+DEFAULT_SIGMA = 25.0                   # the noise level when nothing says otherwise
 
 
 def shipped_path(name):
@@ -27,19 +26,19 @@ def shipped_path(name):
 
 def resolve_checkpoint(checkpoint, sigma=None):
     """(path, description) of a checkpoint given as a path, as a shipped model's name, or as None
-    (the shipped N3Net for sigma).  CLIError names the shipped models when none fits."""
+    (the shipped N3Net for sigma).  FileNotFoundError (naming the shipped models) when none fits."""
     names = ", ".join(SHIPPED)
     if checkpoint is None:
         if sigma is None or float(sigma) not in DEFAULT:
-            raise CLIError(f"no shipped N3Net for sigma {sigma:g}: shipped are {names}; give a checkpoint "
+            raise FileNotFoundError(f"no shipped N3Net for sigma {sigma:g}: shipped are {names}; give a checkpoint "
                            f"(a file written by train/denoise.py) for other noise levels")
         checkpoint = DEFAULT[float(sigma)]
     if checkpoint in SHIPPED:
         path = shipped_path(checkpoint)
         if not os.path.exists(path):
-            raise CLIError(f"the shipped model {checkpoint} is missing from this checkout ({path}); "
+            raise FileNotFoundError(f"the shipped model {checkpoint} is missing from this checkout ({path}); "
                            f"see models/README.md for the command that trains it")
         return path, f"shipped model {checkpoint} ({SHIPPED[checkpoint]})"
     if os.path.exists(checkpoint):
         return checkpoint, f"checkpoint {checkpoint}"
-    raise CLIError(f"{checkpoint} is neither a checkpoint file nor a shipped model; shipped models: {names}")
+    raise FileNotFoundError(f"{checkpoint} is neither a checkpoint file nor a shipped model; shipped models: {names}")

@@ -1,10 +1,9 @@
-"""query_weights (diagnostics.py): what one query patch selected, over its window, equals the
+"""N3Block.query_weights: what one query patch selected, over its window, equals the
 untiled reference block's weights of that query."""
 import numpy as np
 import pytest
 
 from minigrad import init
-from n3net.diagnostics import query_weights
 from n3net.n3block import N3Block
 from n3net.reference import reference_forward, window_mask
 
@@ -15,7 +14,7 @@ def test_query_weights_equal_the_reference(rng, i, j):
     block = N3Block(2, k=3, patch_size=3, stride=2, match_window=4, features=4, query_tile=2).double()
     Y = rng.standard_normal((2, 2, 13, 15))
     block.forward(Y)
-    W, (row, col) = query_weights(block, i, j, image=1)
+    W, (row, col) = block.query_weights(i, j, image=1)
     _, cache = reference_forward(block, Y)
     n1, n2 = 6, 7                                      # (13 - 3) / 2 + 1, (15 - 3) / 2 + 1
     reference = cache["knn"].weights[1, i * n2 + j].reshape(3, n1, n2)      # (k, n1, n2)
@@ -30,4 +29,4 @@ def test_query_off_the_grid_is_refused(rng):
     block = N3Block(2, k=3, patch_size=3, stride=2, match_window=4, features=4).double()
     block.forward(rng.standard_normal((1, 2, 9, 9)))
     with pytest.raises(ValueError, match="not on the block's 4x4 patch grid"):
-        query_weights(block, 4, 0)
+        block.query_weights(4, 0)

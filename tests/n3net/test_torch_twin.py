@@ -10,8 +10,6 @@ are round-off of the other gradients' size.  The weights are drawn from a fixed 
 temperatures start near their floor the reference form's logits are -D / t with t ~ 1e-4, and
 the problem itself amplifies round-off by 1 / t (seen: 2.5e-6 between the two with seed 0).
 """
-import os
-import sys
 
 import numpy as np
 import pytest
@@ -19,7 +17,6 @@ import pytest
 from minigrad import init
 from n3net import build_model
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bench"))
 
 
 
@@ -37,7 +34,7 @@ def relative_error(ours, theirs, floor=0.0):
     ("dncnn17", dict(), (2, 1, 32, 40)),
 ])
 def test_network_matches_pytorch_twin(torch, rng, name, options, shape):
-    from torch_models import twin
+    from bench.torch_models import twin
     init.manual_seed(1)
     model = build_model(name, **options).to(dtype=np.float64)
     theirs = twin(model, torch.float64)
@@ -63,7 +60,7 @@ def test_network_matches_pytorch_twin(torch, rng, name, options, shape):
 @pytest.mark.torch
 def test_twin_in_evaluation_mode(torch, rng):
     """Running statistics, no_grad, several tiles: the path whole-image denoising takes."""
-    from torch_models import twin
+    from bench.torch_models import twin
 
     from minigrad import no_grad
     init.manual_seed(1)

@@ -12,7 +12,7 @@ from PIL import Image
 from minigrad import load
 from train import denoise, denoise_image, diagnose, evaluate, run
 from train.data import DEFAULT_DATA, list_images, load_grayscale
-from train.errors import CLIError
+from train.errors import CheckpointError, TrainingError, UsageError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = ["--model", "dncnn17", "--depth", "3", "--features", "8", "--crop", "24", "--batch-size", "4",
@@ -54,7 +54,7 @@ def test_training_writes_checkpoints_metrics_and_pictures(data, tmp_path):
     assert load(out / "last.npz")["step"] == 6
     result = json.loads((out / "test.json").read_text())
     assert set(result["images"]) == {os.path.basename(p) for p in list_images(data / "test")}
-    with pytest.raises(CLIError, match="already holds a run"):    # never overwrite a run
+    with pytest.raises(UsageError, match="already holds a run"):    # never overwrite a run
         denoise.main(TINY + ["--steps", "6", "--data", str(data), "--out", str(out)])
 
 
@@ -85,7 +85,7 @@ def test_resume_continues_exactly(data, tmp_path, monkeypatch):
 
 def assert_stops_keeping_step_2(data, out, message):
     """A 6-step run checkpointing every 2 steps stops with `message` and keeps step 2's state."""
-    with pytest.raises(CLIError, match=message):
+    with pytest.raises(TrainingError, match=message):
         denoise.main(TINY + ["--steps", "6", "--checkpoint-every", "2", "--val-every", "100",
                              "--no-test", "--data", str(data), "--out", str(out)])
     assert load(out / "last.npz")["step"] == 2
@@ -218,13 +218,13 @@ def test_n3net_run_logs_the_saturation_diagnostic(data, tmp_path):
     assert diagnose.main(["--checkpoint", str(out / "best.npz"), "--crops", "2", "--json", str(out / "d.json")]) == 0
     report = json.loads((out / "d.json").read_text())
     assert report["mode"] == "evaluation" and report["sigma"] == 25 and len(report["blocks"]) == 1
-    with pytest.raises(CLIError, match="too small"):
+    with pytest.raises(UsageError, match="too small"):
         diagnose.main(["--checkpoint", str(out / "best.npz"), "--crop", "40"])
 
 
 def test_n3_options_are_refused_for_dncnn(data, tmp_path):
     for option in (["--variant", "reference"], ["--distance-norm", "query"]):
-        with pytest.raises(CLIError, match="--variant, --distance-norm and --no-distance-bn apply to the N3 block"):
+        with pytest.raises(ValueError, match="--variant, --distance-norm and --no-distance-bn apply to the N3 block"):
             denoise.main(TINY + option + ["--data", str(data), "--out", str(tmp_path / "x")])
 
 
@@ -234,7 +234,7 @@ def test_checkpoint_of_the_old_n3_layout_is_refused_with_a_reason(tmp_path):
     path = tmp_path / "old.npz"
     save({"format": "n3net-minigrad training checkpoint, version 1", "model": {"w": np.zeros(1)},
           "config": json.dumps({"name": "n3net-light", "zero_init_residual": True})}, path)
-    with pytest.raises(CLIError, match="older layout.*distance batch-norm.*train the model again"):
+    with pytest.raises(CheckpointError, match="older layout.*distance batch-norm.*train the model again"):
         load_model(str(path))
 
 

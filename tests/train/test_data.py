@@ -3,7 +3,6 @@ import pytest
 from PIL import Image
 
 from train.data import CropSampler, add_noise, list_images, load_folder, load_grayscale
-from train.errors import CLIError
 
 
 def test_loads_every_kind_of_image_as_grayscale(tmp_path):
@@ -21,20 +20,20 @@ def test_loads_every_kind_of_image_as_grayscale(tmp_path):
 
 def test_unreadable_and_missing_files(tmp_path):
     (tmp_path / "notes.png").write_text("not an image")
-    with pytest.raises(CLIError, match="notes.png is not an image Pillow can read"):
+    with pytest.raises(ValueError, match="notes.png is not an image Pillow can read"):
         load_grayscale(tmp_path / "notes.png")
-    with pytest.raises(CLIError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
         load_grayscale(tmp_path / "missing.png")
-    with pytest.raises(CLIError, match="image folder .* does not exist"):
+    with pytest.raises(FileNotFoundError, match="image folder .* does not exist"):
         list_images(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(CLIError, match="contains no images"):
+    with pytest.raises(FileNotFoundError, match="contains no images"):
         list_images(tmp_path / "empty")
 
 
 def test_images_smaller_than_the_crop_are_named(tmp_path):
     Image.fromarray(np.zeros((30, 50), np.uint8)).save(tmp_path / "small.png")
-    with pytest.raises(CLIError, match=r"small.png is 50x30 pixels, smaller than the 40x40 crop"):
+    with pytest.raises(ValueError, match=r"small.png is 50x30 pixels, smaller than the 40x40 crop"):
         load_folder(tmp_path, min_size=40)
 
 

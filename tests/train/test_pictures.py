@@ -5,7 +5,7 @@ from PIL import Image
 
 from n3net.patch_grid import PatchGrid
 from train import compare, denoise, inspect_n3
-from train.errors import CLIError
+from train.errors import UsageError
 
 from .test_cli import TINY, data  # noqa: F401 (the fixture)
 
@@ -55,9 +55,9 @@ def test_inspect_draws_the_figure(n3_checkpoint, tmp_path, capsys):
 def test_inspect_refuses_models_without_n3_and_bad_queries(data, n3_checkpoint, tmp_path):  # noqa: F811
     dncnn = tmp_path / "run"
     denoise.main(TINY + ["--steps", "1", "--no-test", "--data", str(data), "--out", str(dncnn)])
-    with pytest.raises(CLIError, match="which has no N3 block to inspect"):
+    with pytest.raises(UsageError, match="which has no N3 block to inspect"):
         inspect_n3.main(["--checkpoint", str(dncnn / "last.npz")])
-    with pytest.raises(CLIError, match="--query 5000 0: a 10x10 patch there does not fit"):
+    with pytest.raises(UsageError, match="--query 5000 0: a 10x10 patch there does not fit"):
         inspect_n3.main(["--checkpoint", str(n3_checkpoint), "--query", "5000", "0",
                          "--out", str(tmp_path / "x.png")])
 
@@ -72,5 +72,5 @@ def test_compare_draws_every_model(data, tmp_path, capsys):  # noqa: F811
     assert compare.main(["--models", ckpt, ckpt, "--image", str(image), "--crop", "5", "6", "30",
                          "--out", str(out)]) == 0
     assert capsys.readouterr().out.count("dB on the whole image") == 2 and out.exists()
-    with pytest.raises(CLIError, match="does not fit the 50x40 image"):
+    with pytest.raises(UsageError, match="does not fit the 50x40 image"):
         compare.main(["--models", ckpt, "--image", str(image), "--crop", "20", "30", "30"])

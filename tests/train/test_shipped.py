@@ -9,7 +9,6 @@ from minigrad import load
 from n3net import build_model
 from train import denoise, denoise_image, evaluate, export, shipped
 from train.data import load_image
-from train.errors import CLIError
 from train import inference
 from train.inference import RGB_TO_YCC, load_model
 
@@ -41,7 +40,7 @@ def test_names_paths_and_the_default_per_sigma(models_dir, tmp_path):
     ("n3net-sigma50", 50, "the shipped model n3net-sigma50 is missing from this checkout"),
 ])
 def test_unknown_or_missing_models_name_the_shipped_ones(models_dir, checkpoint, sigma, message):
-    with pytest.raises(CLIError, match=message):
+    with pytest.raises(FileNotFoundError, match=message):
         shipped.resolve_checkpoint(checkpoint, sigma)
 
 

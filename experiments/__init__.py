@@ -1,0 +1,1 @@
+"""The studies of docs/experiments.md: their scripts and archived runs."""

@@ -1,0 +1,43 @@
+"""Evaluating a denoiser on a folder of clean images: noise of a fixed seed, PSNR and SSIM per
+image and on average (train/evaluate.py is its command)."""
+import os
+import time
+
+import numpy as np
+
+from .data import add_noise, list_images, load_image, save_image
+from .inference import denoise_image
+from .metrics import psnr, ssim
+
+MIN_SIZE = 11                  # the SSIM's 11 x 11 Gaussian window
+
+
+def evaluate_folder(model, folder, sigma, device="cpu", seed=0, save_dir=None, bm3d=None, colour="channels"):
+    """PSNR and SSIM of the model on every image of a folder; noise from numpy's generator `seed`.
+
+    bm3d: optionally a function (noisy, sigma_01) -> estimate to compare with (per channel).
+    colour: how colour images are denoised (inference.COLOUR_MODES)."""
+    rng, per_image = np.random.default_rng(seed), {}
+    for path in list_images(folder):
+        clean = load_image(path)                       # (H, W), or (H, W, 3) for a colour image
+        if min(clean.shape[:2]) < MIN_SIZE:
+            raise ValueError(f"{path} is {clean.shape[1]}x{clean.shape[0]} pixels: the SSIM needs images of "
+                             f"at least {MIN_SIZE}x{MIN_SIZE}; remove it from the folder")
+        noisy = add_noise(clean, sigma, rng)
+        start = time.perf_counter()
+        estimate = denoise_image(model, noisy, colour, device)
+        name = os.path.basename(path)
+        per_image[name] = {"psnr": psnr(clean, estimate), "ssim": ssim(clean, estimate),
+                           "noisy_psnr": psnr(clean, noisy), "noisy_ssim": ssim(clean, noisy),
+                           "seconds": time.perf_counter() - start}
+        if clean.ndim == 3:
+            per_image[name]["colour"] = colour
+        if bm3d is not None:                           # colour images: BM3D on each channel
+            channels = [noisy] if noisy.ndim == 2 else [noisy[..., c] for c in range(3)]
+            reference = np.stack([bm3d(c, sigma / 255.0) for c in channels], axis=-1).reshape(noisy.shape)
+            per_image[name].update(bm3d_psnr=psnr(clean, reference), bm3d_ssim=ssim(clean, reference))
+        if save_dir:
+            save_image(os.path.join(save_dir, os.path.splitext(name)[0] + "_denoised.png"), estimate)
+    keys = [key for key, value in next(iter(per_image.values())).items() if not isinstance(value, str)]
+    means = {f"mean_{key}": float(np.mean([r[key] for r in per_image.values()])) for key in keys}
+    return {"sigma": sigma, "seed": seed, "images": per_image, **means}
