@@ -13,12 +13,16 @@ their weight is exactly 0 and autograd's 0 * inf never happens.
 Shape legend: B batch, C channels, H x W image, p patch, s stride, w match window, k neighbours,
 n1 x n2 patch grid, nq queries and nu candidates of a tile, F = C p p, F_e = C_e p p.
 """
+import inspect
 import math
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from n3net.dncnn import DnCNN as OurDnCNN
+from n3net.n3net import N3Net as OurN3Net
 
 BIG = 1e20            # the logit of a non-candidate is -BIG / t: its weight is exactly 0
 
@@ -193,12 +197,13 @@ def twin(our_model, dtype=torch.float32):
     """The PyTorch network with our model's architecture (build_model config) and weights."""
     config = dict(our_model.config)
     name = config.pop("name")
+    ours = {"DnCNN": (DnCNN, OurDnCNN), "N3Net": (N3Net, OurN3Net)}
+    if name not in ours or config.get("block", "n3") != "n3":
+        raise ValueError(f"no PyTorch twin for {name!r} {config}")
+    theirs, our_class = ours[name]
+    defaults = {k: p.default for k, p in inspect.signature(our_class).parameters.items()}
+    config = {k: v for k, v in config.items() if v != defaults[k]}     # the options, as build_model takes them
     for option in ("init", "zero_init_residual"):          # they choose the initial weights only
         config.pop(option, None)
-    if name.startswith("dncnn"):
-        model = DnCNN(depth=int(name[5:]), **config)
-    elif name in ("n3net", "n3net-light"):
-        model = N3Net(n_blocks=3 if name == "n3net" else 2, **config)
-    else:
-        raise ValueError(f"no PyTorch twin for {name!r}")
+    model = theirs(**config)
     return load_ours(model, our_model.state_dict(), dtype)

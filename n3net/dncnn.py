@@ -28,6 +28,10 @@ class DnCNN(Module):
                  zero_init_residual=False, init="default"):
         if depth < 2:
             raise ValueError(f"DnCNN needs depth >= 2 (first and last convolution), got {depth}")
+        # enough to rebuild it: build_model(**model.config) (n3net/models.py)
+        self.config = dict(name="DnCNN", in_channels=in_channels, out_channels=out_channels, depth=depth,
+                           features=features, residual=residual, zero_init_residual=zero_init_residual,
+                           init=init)
         self.in_channels, self.out_channels, self.residual = in_channels, out_channels, residual
         layers = [Conv2d(in_channels, features, 3, padding=1), ReLU()]
         for _ in range(depth - 2):

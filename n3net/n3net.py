@@ -27,6 +27,12 @@ class N3Net(Module):
             raise ValueError(f"N3Net needs n_blocks >= 2 DnCNN blocks (one N3 block between two), got {n_blocks}")
         if block not in ("n3", "knn"):
             raise ValueError(f"unknown block {block!r}: use 'n3' or 'knn'")
+        # enough to rebuild it: build_model(**model.config) (n3net/models.py)
+        self.config = dict(name="N3Net", in_channels=in_channels, out_channels=out_channels, n_blocks=n_blocks,
+                           depth=depth, features=features, k=k, intermediate_channels=intermediate_channels,
+                           patch_size=patch_size, stride=stride, match_window=match_window, block=block,
+                           variant=variant, query_tile=query_tile, zero_init_residual=zero_init_residual,
+                           distance_bn=distance_bn, init=init, distance_norm=distance_norm)
         c, geometry = intermediate_channels, dict(k=k, patch_size=patch_size, stride=stride,
                                                   match_window=match_window, query_tile=query_tile)
         self.in_channels = in_channels

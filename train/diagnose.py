@@ -30,6 +30,7 @@ from train.cli import common_options, open_model, setup
 from train.data import DEFAULT_DATA
 from train.diagnosis import test_crops
 from train.errors import UsageError, run_cli
+from train.inference import model_name
 
 
 def _list(values):
@@ -64,7 +65,7 @@ def main(argv=None):
     model, ckpt, path, what = open_model(args)
     print(f"using the {what}")
     if not n3_blocks(model):
-        raise UsageError(f"{path} holds a {json.loads(ckpt['config'])['name']}, which has no N3 block")
+        raise UsageError(f"{path} holds a {model_name(ckpt)}, which has no N3 block")
     need = model.min_size()
     if args.crop < need:
         raise UsageError(f"--crop {args.crop} is too small: the N3 blocks need at least {need} pixels")

@@ -35,6 +35,18 @@ def load_checkpoint(path):
     return ckpt
 
 
+def model_name(ckpt):
+    """What a checkpoint holds, for messages: "dncnn17" (older checkpoints) or "DnCNN depth 17"."""
+    config = json.loads(ckpt["config"])
+    name = config.get("name", "?")
+    if name == "DnCNN":
+        return f"DnCNN-{config.get('depth')}"
+    if name == "N3Net":
+        kind = "KNN-block net" if config.get("block") == "knn" else "N3Net"
+        return f"{kind} of {config.get('n_blocks')} DnCNN stages"
+    return name
+
+
 def model_from_checkpoint(ckpt, path="checkpoint"):
     """Rebuild the model from the configuration stored in the checkpoint and load its weights."""
     config = json.loads(ckpt["config"])

@@ -18,7 +18,6 @@ among the patches with clearly more contrast than the noise, the one whose k nea
 its window are closest relative to its own contrast.  A colour image is inspected in luminance.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -30,7 +29,7 @@ from n3net.patch_grid import PatchGrid
 from train.cli import common_options, open_model, setup
 from train.data import add_noise, load_grayscale
 from train.errors import UsageError, run_cli
-from train.inference import denoise
+from train.inference import denoise, model_name
 from train.inspection import DEFAULT_IMAGE, crop_around, draw, most_repeated_patch
 from train.metrics import psnr
 
@@ -49,7 +48,7 @@ def main(argv=None):
     model, ckpt, path, what = open_model(args)
     blocks = n3_blocks(model)
     if not blocks:
-        raise UsageError(f"{path} holds a {json.loads(ckpt['config'])['name']}, which has no N3 block to inspect")
+        raise UsageError(f"{path} holds a {model_name(ckpt)}, which has no N3 block to inspect")
     sigma = args.sigma
     clean = load_grayscale(args.image)
     H, W = clean.shape

@@ -94,3 +94,15 @@ def test_zero_init_residual_starts_as_the_identity(rng, name):
     model = build_model(name, zero_init_residual=True, depth=3, features=4).double()
     x = rng.random((1, 1, 80, 80))
     np.testing.assert_allclose(model.forward(x), x, rtol=1e-12, atol=1e-12)
+
+
+def test_a_model_built_directly_carries_its_configuration():
+    """No attribute attached afterwards: the constructor records every argument."""
+    from n3net import N3Net
+    from n3net.dncnn import DnCNN
+    for model in (N3Net(n_blocks=2, k=5, features=8, depth=3), DnCNN(depth=4, features=8, zero_init_residual=True)):
+        again = build_model(**model.config)
+        assert again.config == model.config
+        assert [(n, p.shape) for n, p in model.named_parameters()] == [
+            (n, p.shape) for n, p in again.named_parameters()]
+    assert build_model("knn-block").config["block"] == "knn"
