@@ -1,5 +1,6 @@
 """One training run: model, optimiser, schedule, random state, data and output folder, with the
 training loop, validation, checkpoints and the pictures at the end (train/denoise.py is its CLI)."""
+import dataclasses
 import json
 import math
 import os
@@ -21,7 +22,7 @@ from .evaluation import evaluate_folder
 from .inference import FORMAT, denoise, load_checkpoint, model_from_checkpoint, require_device
 from .metrics import psnr
 from .plots import plot_curves, plot_examples
-from .recipe import LEGACY_RECIPE, decay_to_data, group_names, make_optimizer
+from .recipe import decay_to_data, group_names, make_optimizer
 
 N3_MODELS = ("n3net", "n3net-light")
 
@@ -71,32 +72,32 @@ def model_options(opts):
 class Run:
     """One training run: model, optimiser, schedule, random state, data, and its output folder."""
 
-    def __init__(self, opts, ckpt):
-        self.opts = opts
-        self.out = opts["out"]
-        self.device = opts["device"]
+    def __init__(self, config, ckpt=None):
+        """config: the TrainConfig (checked); ckpt: the checkpoint to continue from, or None."""
+        if ckpt is None:       # the initialisation it takes is recorded in the checkpoint's train_args
+            config = dataclasses.replace(config, init=default_init(config.to_dict()))
+        self.config = config
+        self.out = config.out
+        self.device = config.device
         require_device(self.device)
         if ckpt is None:
-            opts["init"] = default_init(opts)        # recorded in the checkpoint's train_args
-            init.manual_seed(opts["seed"])
-            self.model = build_model(opts["model"], **model_options(opts))
+            init.manual_seed(config.seed)
+            self.model = build_model(config.model, **model_options(config.to_dict()))
         else:
             self.model = model_from_checkpoint(ckpt)
         need = self.model.min_size() if hasattr(self.model, "min_size") else 1
-        if opts["crop"] < need:
-            raise ValueError(f"--crop {opts['crop']} is too small for {opts['model']}: its N3/KNN blocks "
+        if config.crop < need:
+            raise ValueError(f"--crop {config.crop} is too small for {config.model}: its N3/KNN blocks "
                            f"need crops of at least {need} pixels")
-        train_dir, val_dir, test_dir = data_folders(opts["data"])
-        self.sampler = CropSampler(load_folder(train_dir, min_size=opts["crop"]).values(), opts["crop"])
-        self.val_images = self._val_set(load_folder(val_dir), opts["val_crop"], opts["sigma"])
+        train_dir, val_dir, test_dir = data_folders(config.data)
+        self.sampler = CropSampler(load_folder(train_dir, min_size=config.crop).values(), config.crop)
+        self.val_images = self._val_set(load_folder(val_dir), config.val_crop, config.sigma)
         self.test_dir = test_dir
         self.model.to(self.device)
-        for key, value in LEGACY_RECIPE.items():  # a checkpoint from before the recipe options
-            opts.setdefault(key, value)
-        self.optimizer = make_optimizer(self.model, opts)
-        self.group_names = group_names(self.model, opts)
-        self.schedule = ExponentialDecayLR(self.optimizer, opts["lr_end"], opts["steps"])
-        self.rng = np.random.default_rng(opts["seed"])
+        self.optimizer = make_optimizer(self.model, config.to_dict())
+        self.group_names = group_names(self.model, config.to_dict())
+        self.schedule = ExponentialDecayLR(self.optimizer, config.lr_end, config.steps)
+        self.rng = np.random.default_rng(config.seed)
         self.step, self.best, self.best_step = 0, -np.inf, 0
         self.seconds = 0.0                   # wall time spent in train(), validations included
         if ckpt is not None:
@@ -146,13 +147,13 @@ class Run:
         save({"format": FORMAT, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
               "scheduler": self.schedule.state_dict(), "step": self.step,
               "rng": json.dumps(self.rng.bit_generator.state), "config": json.dumps(self.model.config),
-              "train_args": json.dumps(self.opts), "best_val_psnr": float(self.best),
+              "train_args": json.dumps(self.config.to_dict()), "best_val_psnr": float(self.best),
               "best_val_step": self.best_step, "train_seconds": self.seconds},
              os.path.join(self.out, name))
 
     def validates(self, step):
         """Whether the run validates after this step: every --val-every steps and at the last."""
-        return step % self.opts["val_every"] == 0 or step == self.opts["steps"]
+        return step % self.config.val_every == 0 or step == self.config.steps
 
     def _diverged(self, what):
         """The error that stops a run whose loss or gradients stopped being finite."""
@@ -160,8 +161,8 @@ class Run:
                         f"(step {self.last_saved}); start a new run with a lower --lr")
 
     def train_step(self):
-        sigma = self.opts["sigma"]
-        clean = self.sampler.sample(self.opts["batch_size"], self.rng)
+        sigma = self.config.sigma
+        clean = self.sampler.sample(self.config.batch_size, self.rng)
         noisy = add_noise(clean, sigma, self.rng)
         self.model.train()
         estimate = self.model.forward(to_device(noisy, self.device))
@@ -169,12 +170,12 @@ class Run:
         if not np.isfinite(loss):
             raise self._diverged(f"the loss became {loss} at step {self.step + 1}")
         self.model.zero_grad()
-        scale = self.opts["loss_scale"]                   # the loss is scale * MSE; MSE is logged
+        scale = self.config.loss_scale                   # the loss is scale * MSE; MSE is logged
         self.model.backward(self.loss_fn.backward(scale))
         # the N3 blocks' diagnostics and the decay against the data, on the steps that are
         # validated (before clipping)
         self.diagnostics = self._diagnostics() if self.validates(self.step + 1) else None
-        self.grad_norm = clip_grad_norm(self.model.parameters(), scale * self.opts["clip"] or math.inf) / scale
+        self.grad_norm = clip_grad_norm(self.model.parameters(), scale * self.config.clip or math.inf) / scale
         if not np.isfinite(self.grad_norm):         # checked before the update: the weights stay good
             raise self._diverged(f"the gradients became {self.grad_norm} at step {self.step + 1} (loss {loss:.3g})")
         self.optimizer.step()
@@ -203,11 +204,11 @@ class Run:
     def train(self):
         if self.step == 0:
             self.checkpoint("last.npz")
-        start, budget = time.monotonic(), self.opts["minutes"]
-        bar = tqdm(total=self.opts["steps"], initial=self.step, desc=self.opts["model"], unit="step",
+        start, budget = time.monotonic(), self.config.minutes
+        bar = tqdm(total=self.config.steps, initial=self.step, desc=self.config.model, unit="step",
                    dynamic_ncols=True)
         val_psnr = None
-        while self.step < self.opts["steps"] and not self.stop_requested:
+        while self.step < self.config.steps and not self.stop_requested:
             lr = self.optimizer.param_groups[0]["lr"]
             tick = time.monotonic()
             loss = self.train_step()
@@ -224,7 +225,7 @@ class Run:
                 tick = time.monotonic()
                 val_psnr = self.validate()
                 self.seconds += time.monotonic() - tick
-            if self.step % self.opts["checkpoint_every"] == 0:
+            if self.step % self.config.checkpoint_every == 0:
                 self.checkpoint("last.npz")
                 self.last_saved = self.step
             bar.set_postfix(loss=f"{loss:.2e}", lr=f"{lr:.1e}",
@@ -251,12 +252,12 @@ class Run:
                     for name, clean, noisy in self.val_images]
         paths.append(os.path.join(self.out, "examples.png"))
         plot_examples(examples, paths[1])
-        if self.opts["test"]:
-            results = evaluate_folder(self.model, self.test_dir, self.opts["sigma"], self.device)
+        if self.config.test:
+            results = evaluate_folder(self.model, self.test_dir, self.config.sigma, self.device)
             paths.append(os.path.join(self.out, "test.json"))
             with open(paths[-1], "w") as f:
                 json.dump({"checkpoint": best, "step": self.best_step, **results}, f, indent=1)
-            print(f"test images ({self.test_dir}), sigma {self.opts['sigma']:g}, best model (step "
+            print(f"test images ({self.test_dir}), sigma {self.config.sigma:g}, best model (step "
                   f"{self.best_step}): noisy "
                   f"{results['mean_noisy_psnr']:.2f} dB -> denoised {results['mean_psnr']:.2f} dB, "
                   f"SSIM {results['mean_ssim']:.3f}")
