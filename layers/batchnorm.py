@@ -9,6 +9,8 @@ Training:  mu = mean(x), var = mean((x - mu)^2)      per channel, over (N, H, W)
 Backward (training), in one expression:
            dx = gamma / sqrt(var + eps) * (dy - mean(dy) - x_hat * mean(dy * x_hat))
 Evaluation uses the running statistics, so y is affine in x and dx = gamma / sqrt(rv + eps) * dy.
+The statistics and the backward are those of layers/batch_statistics.py (shared with the N3
+block's distance batch-norm).
 """
 import numpy as np
 
@@ -16,6 +18,7 @@ from minigrad.backend import get_array_module
 from minigrad.grad_mode import grad_enabled
 from minigrad.module import Module, Parameter
 
+from .batch_statistics import batch_moments, batch_norm_backward
 from .checks import check_images, check_same_shape, single_image_as_batch
 
 AXES = (0, 2, 3)   # the axes every per-channel statistic reduces over
@@ -55,9 +58,7 @@ class BatchNorm2d(Module):
             if n < 2:
                 raise ValueError(f"BatchNorm2d in training mode needs more than one value per channel, "
                                  f"got input of shape {tuple(x.shape)}")
-            mean = xp.einsum("nchw->c", x) / n                        # (C,)
-            x_hat = x - self._per_channel(mean)                       # (N, C, H, W), centred
-            var = xp.einsum("nchw,nchw->c", x_hat, x_hat) / n         # (C,) biased
+            mean, var, _, (x_hat,) = batch_moments([x], AXES)         # (C,), (C,) biased, x - mean
             self._inv_std = 1 / xp.sqrt(var + self.eps)               # (C,)
             x_hat *= self._per_channel(self._inv_std)                 # now normalised
             m = self.momentum
@@ -75,25 +76,17 @@ class BatchNorm2d(Module):
             self._x_hat = ((x - self._per_channel(self.running_mean)) * self._per_channel(self._inv_std)
                            if grad_enabled() else None)
         self._shape = x.shape
+        self._training = self.training          # the backward follows the mode this forward ran in
         return y
 
     @single_image_as_batch
     def backward(self, dy):
         check_same_shape(self, dy, self._shape)
-        xp = get_array_module(dy)
         gamma = 1 if self.weight is None else self.weight.data
         scale = gamma * self._inv_std                                  # (C,)
-        dbeta = xp.einsum("nchw->c", dy)                               # (C,)
         x_hat = self._saved("_x_hat")
-        dgamma = xp.einsum("nchw,nchw->c", dy, x_hat)                  # (C,)
-        if self.training:
-            n = dy.size // dy.shape[1]
-            # dx = scale * (dy - dbeta/n - x_hat * dgamma/n), in three passes
-            dx = x_hat * self._per_channel(-scale * dgamma / n)
-            dx += dy * self._per_channel(scale)
-            dx -= self._per_channel(scale * dbeta / n)
-        else:
-            dx = dy * self._per_channel(scale)
+        n = dy.size // dy.shape[1]
+        (dx,), dgamma, dbeta = batch_norm_backward([dy], [x_hat], scale, n, AXES, self._training)
         if self.weight is not None:
             self.weight.grad += dgamma
             self.bias.grad += dbeta

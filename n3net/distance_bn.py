@@ -30,10 +30,12 @@ Backward (training), with dalpha = -dD_hat and sums over the n finite entries of
     da     = gamma / sqrt(var + eps) (dalpha - dbeta / n - a_hat dgamma / n)
     dD     = -da           (0 on the infinite entries)
 
-In evaluation mode da = gamma / sqrt(running_var + eps) dalpha.
+In evaluation mode da = gamma / sqrt(running_var + eps) dalpha.  The statistics and this
+backward are BatchNorm2d's (layers/batch_statistics.py), with the finite entries as the mask.
 """
 import numpy as np
 
+from layers.batch_statistics import batch_moments, batch_norm_backward
 from minigrad.backend import get_array_module
 from minigrad.grad_mode import grad_enabled
 from minigrad.module import Module, Parameter
@@ -64,13 +66,10 @@ class DistanceBatchNorm(Module):
 
     def _statistics(self, tiles, finite):
         """Mean and biased variance of a = -D over the finite entries of all tiles, and their count."""
-        xp = get_array_module(tiles[0])
-        n = sum(int(f.sum()) for f in finite)                       # one synchronisation per call
+        axes = tuple(range(tiles[0].ndim))                          # one statistic over everything
+        mean, var, n, _ = batch_moments([-D for D in tiles], axes, finite)
         if n < 2:
             raise ValueError(f"DistanceBatchNorm in training mode needs at least two finite distances, got {n}")
-        mean = -sum(xp.where(f, D, 0).sum() for D, f in zip(tiles, finite)) / n
-        centred = [xp.where(f, -D - mean, 0) for D, f in zip(tiles, finite)]
-        var = sum((c * c).sum() for c in centred) / n
         return mean, var, n
 
     def forward(self, *tiles):
@@ -97,18 +96,11 @@ class DistanceBatchNorm(Module):
 
     def backward(self, *dtiles):
         a_hats, finite, inv_std, training, n = self._saved("_cache")
-        xp = get_array_module(dtiles[0])
-        dalphas = [xp.where(f, -dD, 0) for dD, f in zip(dtiles, finite)]   # 0 on the +inf entries
-        dbeta = sum(d.sum() for d in dalphas)
-        dgamma = sum((d * a).sum() for d, a in zip(dalphas, a_hats))
+        axes = tuple(range(dtiles[0].ndim))
         scale = self.weight.data[0] * inv_std
-        grads = []
-        for d, a_hat, f in zip(dalphas, a_hats, finite):
-            if training:
-                da = scale * (d - dbeta / n - a_hat * (dgamma / n))
-            else:
-                da = scale * d
-            grads.append(xp.where(f, -da, 0).astype(d.dtype, copy=False))
+        # dalpha = -dD_hat; da (0 on the +inf entries) -> dD = -da
+        das, dgamma, dbeta = batch_norm_backward([-dD for dD in dtiles], a_hats, scale, n, axes, training, finite)
+        grads = [(-da).astype(dD.dtype, copy=False) for da, dD in zip(das, dtiles)]
         self.weight.grad += dgamma
         self.bias.grad += dbeta
         return grads[0] if len(grads) == 1 else tuple(grads)
