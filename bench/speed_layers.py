@@ -14,29 +14,16 @@ cores).  The machine is shared and noisy: compare only figures from the same run
 products run in NumPy's OpenBLAS, whose kernel (printed) can be chosen with OPENBLAS_CORETYPE.
 """
 import argparse
-import time
 
 import numpy as np
 
+from bench.harness import best_times
 from layers import BatchNorm2d, Conv2d, MSELoss, ReLU
 from minigrad import Sequential
 from minigrad.optim import Adam
 
 N, C, H, W = 8, 64, 80, 80
 CONV_FLOP = 3 * 2 * N * C * C * 9 * H * W                 # forward, dx and dW: three GEMMs
-
-
-def best_times(fns, repeats):
-    """Best time of each function over `repeats` rounds; every round runs each function once."""
-    for fn in fns:
-        fn()                                          # warm-up: allocation, caches
-    best = [float("inf")] * len(fns)
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            start = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return best
 
 
 def gemm_peak(repeats):

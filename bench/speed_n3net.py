@@ -12,29 +12,14 @@ Times are the best of --repeats runs after a warm-up; the machine is shared and 
 """
 import argparse
 import time
-import tracemalloc
 
 import numpy as np
 
+from bench.harness import measure
 from layers import MSELoss
 from minigrad import no_grad
 from minigrad.threads import set_num_threads
 from n3net import N3Block, build_model
-
-
-def measure(fn, repeats):
-    """(best time in s, peak MB of newly allocated arrays) over a warm-up and `repeats` runs."""
-    fn()
-    best, peak = float("inf"), 0.0
-    for _ in range(repeats):
-        tracemalloc.start()
-        base = tracemalloc.get_traced_memory()[0]
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-        peak = max(peak, (tracemalloc.get_traced_memory()[1] - base) / 2 ** 20)
-        tracemalloc.stop()
-    return best, peak
 
 
 class BlockTimer:

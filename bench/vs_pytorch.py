@@ -29,9 +29,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
+
+from bench import harness
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -132,14 +133,6 @@ def build(work, impl):
 
 
 # ---- one measurement, in its own process -------------------------------------------------------------
-def memory_kb(field):
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
 def measure(work, impl, repeats, threads):
     """Best time (s) and peak memory (MB) of one piece of work, in this process."""
     if impl == "ours":
@@ -148,20 +141,7 @@ def measure(work, impl, repeats, threads):
     else:
         import torch
         torch.set_num_threads(threads)
-    fn = build(work, impl)
-    base = memory_kb("VmRSS")
-    try:
-        with open("/proc/self/clear_refs", "w") as refs:
-            refs.write("5")                           # reset the peak resident memory (VmHWM)
-    except OSError:
-        pass
-    fn()                                              # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best, (memory_kb("VmHWM") - base) / 1024
+    return harness.measure(build(work, impl), repeats, memory="process")
 
 
 def run_worker(work, impl, repeats, threads, before_root=None):
