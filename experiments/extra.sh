@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs beside Table 1 (README): the default run of train/denoise.py (N3Net-light, 800 steps of 4
+# Runs beside Table 1 (docs/experiments.md): the default run of train/denoise.py (N3Net-light, 800 steps of 4
 # crops) with the project's initialisation, and the same recipe with the released code's (which,
 # being better, then became the default for N3 models: the second run is today's default run).
 # Side by side, one thread each (the machine has two cores; the Table 1 runs were still going).

@@ -1,5 +1,5 @@
 """Markdown tables of finished training runs: test PSNR / SSIM per image, wall time, and the N3
-blocks' saturation diagnostic at the last diagnosed step (the README's Table 1 comes from here).
+blocks' saturation diagnostic at the last diagnosed step (docs/experiments.md's Table 1 comes from here).
 
     python experiments/report.py runs/table1/dncnn17 runs/table1/n3net ...
     python experiments/report.py runs/table1/n3net-light --curves docs/figures   # and redraw curves.png

@@ -1,5 +1,5 @@
 """The saturation diagnostic of fresh networks, as train/denoise.py builds them, with and without the
-distance batch-norm (README, "Is the KNN still soft?").
+distance batch-norm (docs/n3net.md, section 4).
 
     python experiments/saturation_at_init.py
 

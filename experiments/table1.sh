@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Table 1 at small scale (README, "Table 1 at small scale"): every row trained with one recipe,
+# Table 1 at small scale (docs/experiments.md, "Table 1 at small scale"): every row trained with one recipe,
 # train/denoise.py's defaults (sigma 25, batch 4 of 80x80 crops with flips and rotations, Adam,
 # lr 2e-3 decaying exponentially to 1e-4, weight decay 1e-4, gradient clipping at norm 1, the
 # project's initialisation, --init default, for every row) and 1000 steps, then evaluated on the test images whole (noise seed 0).

@@ -50,7 +50,7 @@ def model_options(opts):
     """build_model's options for the run's --model, --depth, --features, --init, --variant and
     --no-distance-bn.  The project's initialisation ("default") starts every DnCNN as the identity
     (zero_init_residual); "released" is the released N3Net code's, without that.  Without --init,
-    N3 models take "released" and the others "default": what trained each best (README)."""
+    N3 models take "released" and the others "default": what trained each best (docs/experiments.md)."""
     options = {k: opts[k] for k in ("depth", "features") if opts.get(k) is not None}
     if default_init(opts) != "default":
         options["init"] = default_init(opts)
