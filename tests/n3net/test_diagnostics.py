@@ -42,12 +42,12 @@ def test_statistics_agree_with_the_weights(rng):
     model.forward(x)
     for _, block in n3_blocks(model):
         w1, n_eff, logit_std, gap, t, _ = selection_statistics(block)
-        B, n1, n2 = block._t.shape
+        B, n1, n2 = block.temperatures().shape
         assert w1.shape == n_eff.shape == logit_std.shape == gap.shape == t.shape == (B * n1 * n2,)
         assert np.all(logit_std > 0)
         assert np.all(n_eff >= 1) and np.all(n_eff <= 1 / w1 ** 2 + 1e-9)   # sum w^2 >= max(w)^2
         assert np.all(gap >= 0) and np.all((w1 > 0) & (w1 <= 1))
-        np.testing.assert_allclose(np.sort(t), np.sort(block._t.ravel()))
+        np.testing.assert_allclose(np.sort(t), np.sort(block.temperatures().ravel()))
         # the paper form's first weights are softmax(-D_hat / t): its largest is 1 / sum exp(-gap...)
         # and so at most 1 / (1 + exp(-gap)), with equality when only two candidates matter
         assert np.all(w1 <= 1 / (1 + np.exp(-gap)) + 1e-12)

@@ -167,7 +167,7 @@ def test_temperature_floor(rng):
     block.temperature[-1].bias.data[...] = -200.0
     Y = rng.standard_normal((1, 2, 9, 9))
     out = block.forward(Y)
-    np.testing.assert_allclose(block._t, 1e-3)
+    np.testing.assert_allclose(block.temperatures(), 1e-3)
     dY = block.backward(rng.standard_normal(out.shape))
     assert np.isfinite(out).all() and np.isfinite(dY).all()
     assert not block.temperature[-1].bias.grad.any()
@@ -182,12 +182,12 @@ def test_temperature_ceiling(rng):
     block.temperature[-1].bias.data[...] = 200.0
     Y = rng.standard_normal((1, 2, 9, 9))
     out = block.forward(Y)
-    np.testing.assert_allclose(block._t, 1e3)
+    np.testing.assert_allclose(block.temperatures(), 1e3)
     dY = block.backward(rng.standard_normal(out.shape))
     assert np.isfinite(out).all() and np.isfinite(dY).all()
     assert not block.temperature[-1].bias.grad.any()
-    W = block._cache.tiles[0].selected.weights                       # (B, nq, k, nu)
-    candidates = np.isfinite(block._cache.tiles[0].D_hat)[:, :, None, :]
+    W = block.last_selection().tiles[0].selected.weights                       # (B, nq, k, nu)
+    candidates = np.isfinite(block.last_selection().tiles[0].D_hat)[:, :, None, :]
     np.testing.assert_allclose(W[np.broadcast_to(candidates, W.shape)], 1 / 8, rtol=0.02)   # 3x3 - 1
     block32 = small_block(rng).float()
     block32.temperature[-1].bias.data[...] = 200.0
