@@ -47,7 +47,7 @@ def batch_moments(xs, axes, masks=None):
         mean = sum(reduce_sum(x, axes) for x in xs) / n
         centred = [x - per_statistic(mean, x.ndim, axes) for x in xs]
     else:
-        n = sum(int(m.sum()) for m in masks) // max(1, _statistic_size(xs[0], axes))   # one synchronisation
+        n = int(sum(m.sum() for m in masks)) // max(1, _statistic_size(xs[0], axes))   # one synchronisation
         mean = sum(reduce_sum(xp.where(m, x, 0), axes) for x, m in zip(xs, masks)) / max(n, 1)
         centred = [xp.where(m, x - per_statistic(mean, x.ndim, axes), 0) for x, m in zip(xs, masks)]
     var = sum(reduce_sum(c, axes, c) for c in centred) / max(n, 1)

@@ -19,6 +19,14 @@ class DeviceError(RuntimeError):
     """A device that cannot be used here (CuPy missing, no GPU)."""
 
 
+def use_device_module(module):
+    """Stand `module` in for CuPy (None: no device); returns the one it replaces.  For the tests'
+    strict device backend (tests/strict_device.py), which runs the GPU path on the CPU."""
+    global cupy
+    previous, cupy = cupy, module
+    return previous
+
+
 def gpu_available():
     """True when CuPy is installed and sees at least one usable GPU."""
     if cupy is None:

@@ -179,7 +179,8 @@ def clip_grad_norm(parameters, max_norm):
     scales by max_norm / (norm + 1e-6)).
     """
     parameters = list(parameters)
-    total = math.sqrt(sum(float((p.grad.astype("float64") ** 2).sum()) for p in parameters))
+    # the sum on the device, one transfer to the host (a GPU waits once per call, not per parameter)
+    total = math.sqrt(float(sum((p.grad.astype("float64") ** 2).sum() for p in parameters)))
     scale = max_norm / (total + 1e-6)
     if scale < 1:
         for p in parameters:

@@ -60,11 +60,18 @@ def log1m_exp(log_w, w=None):
     w = xp.exp(log_w) if w is None else w
     out = xp.log1p(-xp.minimum(w, 0.5))            # entries >= 0.5 are replaced below
     near_one = w >= 0.5
-    if near_one.any():
-        one_minus_w = -xp.expm1(log_w[near_one])   # >= 0; exactly 0 where w rounds to 1
-        tiny = np.finfo(log_w.dtype).tiny
-        out[near_one] = xp.where(one_minus_w > 0, xp.log(xp.maximum(one_minus_w, tiny)), -xp.inf)
-    return out
+    tiny = np.finfo(log_w.dtype).tiny
+    if xp is np:
+        # on the CPU only the few entries at or above 0.5 take the second branch
+        if near_one.any():
+            one_minus_w = -np.expm1(log_w[near_one])   # >= 0; exactly 0 where w rounds to 1
+            out[near_one] = np.where(one_minus_w > 0, np.log(np.maximum(one_minus_w, tiny)), -np.inf)
+        return out
+    # on a device, every entry, without asking the host whether any is near 1 (a synchronisation
+    # per call) or how many (boolean indexing): the tile loop never waits for the GPU
+    one_minus_w = -xp.expm1(xp.minimum(log_w, 0))
+    accurate = xp.where(one_minus_w > 0, xp.log(xp.maximum(one_minus_w, tiny)), -xp.inf)
+    return xp.where(near_one, accurate, out)
 
 
 def _finite(a):
