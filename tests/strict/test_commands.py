@@ -71,3 +71,13 @@ def test_synchronisations_per_training_step(model, n3, tmp_path, syncs):
     assert syncs.count == 2 + 2 * n3, syncs.lines
     assert {line.split(":")[0] for line in syncs.lines} <= {"train/run.py", "minigrad/optim.py",
                                                            "n3net/n3block.py", "layers/batch_statistics.py"}
+
+
+def test_the_gpu_check_runs_its_parity_part_without_a_gpu(capsys, monkeypatch):
+    """bench/gpu_check.py on a machine without a GPU: parity on the strict backend, the rest skipped."""
+    from bench import gpu_check
+    from minigrad import backend
+    monkeypatch.setattr(backend, "cupy", None)             # as on a machine without CuPy (this folder's fixture undone)
+    assert gpu_check.main(["--no-tests"]) == 0
+    out = capsys.readouterr().out
+    assert "were SKIPPED" in out and out.count(" ok") == 4
