@@ -245,13 +245,54 @@ class ExponentialDecayLR(LRScheduler):
     lr(step) = base_lr * (end_lr / base_lr) ** (min(step, total_steps) / total_steps), the
     paper's schedule (1e-3 to 1e-8).  With several groups every group is scaled by the same
     factor, the one that takes the first group from its lr to end_lr.
+
+    extend(total_steps) re-plans a run that is to go on longer: from the current step s0 and its
+    factor f0, the decay continues to end_lr at the new total, so the learning rate neither jumps
+    nor restarts:  factor(step) = f0 (end_lr / (base_lr f0)) ** ((step - s0) / (total_steps - s0)).
+    (A run planned that long from the start decays more slowly early on: the two differ.)
     """
 
     def __init__(self, optimizer, end_lr, total_steps):
         if end_lr <= 0 or total_steps <= 0:
             raise ValueError("ExponentialDecayLR needs end_lr > 0 and total_steps > 0")
         self.end_lr, self.total_steps = end_lr, total_steps
+        self.start_step, self.start_factor = 0, 1.0      # where the current plan starts
         super().__init__(optimizer)
 
     def factor(self, step):
-        return (self.end_lr / self.base_lrs[0]) ** (min(step, self.total_steps) / self.total_steps)
+        span = self.total_steps - self.start_step
+        progress = min(max(step - self.start_step, 0), span) / span if span > 0 else 1.0
+        return self.start_factor * (self.end_lr / (self.base_lrs[0] * self.start_factor)) ** progress
+
+    def extend(self, total_steps):
+        """Go on to total_steps (> the current step), re-planning the decay from here."""
+        if total_steps <= self.last_step:
+            raise ValueError(f"cannot extend to {total_steps} steps: the schedule is at step {self.last_step}")
+        self.start_factor, self.start_step = self.factor(self.last_step), self.last_step
+        self.total_steps = total_steps
+
+    def state_dict(self):
+        return {**super().state_dict(), "total_steps": self.total_steps, "start_step": self.start_step,
+                "start_factor": self.start_factor}
+
+    def load_state_dict(self, state):
+        # checkpoints from before extend() hold neither: their plan started at step 0
+        self.total_steps = int(state.get("total_steps", self.total_steps))
+        self.start_step = int(state.get("start_step", 0))
+        self.start_factor = float(state.get("start_factor", 1.0))
+        super().load_state_dict(state)
+
+
+class HalfLifeLR(LRScheduler):
+    """lr = base_lr * max(0.5 ** (step / half_life), end_lr / base_lr): halves every half_life steps
+    down to end_lr, whatever the length of the run, so that a run extended to more steps continues
+    exactly as one planned that long (the schedule for budgets that keep growing)."""
+
+    def __init__(self, optimizer, half_life, end_lr):
+        if half_life <= 0 or end_lr <= 0:
+            raise ValueError("HalfLifeLR needs half_life > 0 and end_lr > 0")
+        self.half_life, self.end_lr = half_life, end_lr
+        super().__init__(optimizer)
+
+    def factor(self, step):
+        return max(0.5 ** (step / self.half_life), self.end_lr / self.base_lrs[0])

@@ -49,11 +49,15 @@ class TrainConfig:
                                  "training images (then validation and test use the embedded images) "
                                  "(default: the embedded data/images)")
     # the optimisation
-    steps: int = option(800, "training steps; the learning rate decays over them")
+    steps: int = option(800, "training steps; the learning rate decays over them (unless --lr-half-life); a "
+                        "resumed run may be given more, and goes on (its decay re-planned from where it is)")
     minutes: Optional[float] = option(None, "stop after this much training time even if steps remain "
                                       "(default: no limit)")
     lr: float = option(2e-3, "initial learning rate")
     lr_end: float = option(1e-4, "learning rate at the last step; it decays exponentially from --lr")
+    lr_half_life: Optional[int] = option(None, "halve the learning rate every this many steps, down to --lr-end, "
+                                         "whatever --steps: a run extended to more steps then continues exactly "
+                                         "as one planned that long (default: decay over --steps)")
     optimizer: str = option("adam", "adam (weight decay added to the gradient, as the released code) or adamw "
                             "(decoupled weight decay)", choices=list(OPTIMIZERS))
     weight_decay: float = option(1e-4, "size of the weight decay, on the parameters --decay-scope names")
@@ -84,7 +88,8 @@ class TrainConfig:
         """self, if every value can work; ValueError naming the option otherwise."""
         positive = ["crop", "batch_size", "steps", "val_every", "checkpoint_every", "lr", "lr_end",
                     "n3_lr_scale", "loss_scale"]
-        optional = [k for k in ("depth", "features", "threads", "minutes") if getattr(self, k) is not None]
+        optional = [k for k in ("depth", "features", "threads", "minutes", "lr_half_life")
+                    if getattr(self, k) is not None]
         for key in positive + optional:
             if not getattr(self, key) > 0:
                 raise ValueError(f"--{flag_name(key)} must be positive, got {getattr(self, key)}")
@@ -99,7 +104,7 @@ class TrainConfig:
 
 
 # options that a resumed run may change; all others come from its checkpoint
-RESUMABLE = {"minutes", "device", "val_every", "checkpoint_every", "test", "threads"}
+RESUMABLE = {"minutes", "device", "val_every", "checkpoint_every", "test", "threads", "steps"}
 
 
 def flag_name(key):

@@ -55,6 +55,9 @@ def settings(given, resume):
             raise UsageError(f"--{flag_name(key)} {value} differs from the resumed run's "
                              f"{saved.get(key)}; drop the option or start a new run with another --out")
     saved = {**LEGACY_RECIPE, **saved}      # a run from before the recipe options trained with these
+    if given.get("steps", saved["steps"]) <= int(ckpt["step"]):
+        raise UsageError(f"the run in {out} is at step {int(ckpt['step'])} of {given.get('steps', saved['steps'])} "
+                         f"already: give --steps more than that to go on")
     resumed = {**saved, **{k: v for k, v in given.items() if k in RESUMABLE}, "out": out}
     return TrainConfig(**resumed).check(), ckpt
 

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from layers import MSELoss
 from minigrad import init, save, to_device
-from minigrad.optim import ExponentialDecayLR, clip_grad_norm
+from minigrad.optim import ExponentialDecayLR, HalfLifeLR, clip_grad_norm
 from n3net import build_model
 from n3net.collapse import weight_report
 from n3net.diagnostics import n3_blocks, saturation
@@ -96,7 +96,7 @@ class Run:
         self.model.to(self.device)
         self.optimizer = make_optimizer(self.model, config.to_dict())
         self.group_names = group_names(self.model, config.to_dict())
-        self.schedule = ExponentialDecayLR(self.optimizer, config.lr_end, config.steps)
+        self.schedule = self._schedule(config, ckpt)
         self.rng = np.random.default_rng(config.seed)
         self.step, self.best, self.best_step = 0, -np.inf, 0
         self.seconds = 0.0                   # wall time spent in train(), validations included
@@ -107,6 +107,8 @@ class Run:
             self.step, self.best = int(ckpt["step"]), float(ckpt["best_val_psnr"])
             self.best_step = int(ckpt["best_val_step"])
             self.seconds = float(ckpt.get("train_seconds", 0.0))
+            if isinstance(self.schedule, ExponentialDecayLR) and self.schedule.total_steps != config.steps:
+                self.schedule.extend(config.steps)           # a run given more steps than it planned
         self.loss_fn = MSELoss()
         self.has_n3 = bool(n3_blocks(self.model))
         self.diagnostics = None
@@ -115,6 +117,14 @@ class Run:
         os.makedirs(self.out, exist_ok=True)
         self.log = os.path.join(self.out, "metrics.jsonl")
         self.records = self._read_log()
+
+    def _schedule(self, config, ckpt):
+        """The learning rate schedule: halving every --lr-half-life steps, or decaying over the steps
+        the run was planned for (a resumed run's own plan, extended in __init__ if it was given more)."""
+        if config.lr_half_life:
+            return HalfLifeLR(self.optimizer, config.lr_half_life, config.lr_end)
+        planned = config.steps if ckpt is None else json.loads(ckpt["train_args"])["steps"]
+        return ExponentialDecayLR(self.optimizer, config.lr_end, planned)
 
     @staticmethod
     def _val_set(images, crop, sigma):

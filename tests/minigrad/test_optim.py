@@ -141,3 +141,37 @@ def test_steps_match_torch(torch, rng, kind):
         ours.step()
         theirs.step()
     np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-13, atol=1e-13)
+
+
+def test_exponential_decay_extended_mid_run_replans_from_where_it_is():
+
+    opt = SGD([Parameter(np.zeros(1))], lr=1.0)
+    decay = ExponentialDecayLR(opt, end_lr=1e-2, total_steps=10)
+    for _ in range(4):
+        decay.step()
+    lr4 = opt.param_groups[0]["lr"]
+    assert lr4 == pytest.approx(1e-2 ** 0.4)
+    decay.extend(20)
+    state = decay.state_dict()
+    lrs = []
+    for _ in range(16):
+        decay.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    np.testing.assert_allclose(lrs, lr4 * (1e-2 / lr4) ** (np.arange(1, 17) / 16))   # from lr4 to 1e-2 at 20
+    again = ExponentialDecayLR(SGD([Parameter(np.zeros(1))], lr=1.0), end_lr=1e-2, total_steps=10)
+    again.load_state_dict(state)                                  # the re-plan is in the checkpoint
+    assert again.total_steps == 20 and again.get_lr()[0] == pytest.approx(lr4)
+    with pytest.raises(ValueError, match="cannot extend to 3 steps"):
+        decay.extend(3)
+
+
+def test_half_life_does_not_depend_on_the_length():
+
+    from minigrad.optim import HalfLifeLR
+    opt = SGD([Parameter(np.zeros(1))], lr=1.0)
+    schedule = HalfLifeLR(opt, half_life=2, end_lr=0.1)
+    lrs = []
+    for _ in range(10):
+        schedule.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    np.testing.assert_allclose(lrs, np.maximum(0.5 ** (np.arange(1, 11) / 2), 0.1))

@@ -266,3 +266,34 @@ def test_n3_runs_log_the_collapse_diagnostic(data, tmp_path):
     assert last["step"] == 2 and set(last["decay_to_data"]) == {"conv_weights"}
     assert {"separation_median", "collapsed"} <= set(last["n3"][0])
     assert len(last["n3_weights"][0]["embedding_rms"]) == 3
+
+
+def test_a_half_life_run_extended_from_n_to_2n_steps_equals_a_2n_step_run(data, tmp_path):
+    """--lr-half-life does not depend on --steps: extending a finished run is exact."""
+    common = TINY + ["--lr-half-life", "2", "--val-every", "2", "--checkpoint-every", "100", "--no-test",
+                     "--data", str(data)]
+    assert denoise.main(common + ["--steps", "6", "--out", str(tmp_path / "straight")]) == 0
+    assert denoise.main(common + ["--steps", "3", "--out", str(tmp_path / "extended")]) == 0
+    assert denoise.main(["--out", str(tmp_path / "extended"), "--resume", "--steps", "6"]) == 0
+    straight, extended = params(tmp_path / "straight" / "last.npz"), params(tmp_path / "extended" / "last.npz")
+    for name in straight:
+        np.testing.assert_array_equal(straight[name], extended[name], err_msg=name)
+    lrs = [json.loads(line)["lr"] for line in (tmp_path / "extended" / "metrics.jsonl").read_text().splitlines()
+           if "loss" in line]
+    np.testing.assert_allclose(lrs, 2e-3 * 0.5 ** (np.arange(6) / 2))
+
+
+def test_a_planned_decay_extended_goes_on_without_a_jump(data, tmp_path):
+    """Without --lr-half-life the decay is re-planned from where the run is: a finished run given
+    more steps goes on at --lr-end (it does not restart; docs: a run planned that long from the start
+    would differ)."""
+    out = tmp_path / "run"
+    common = TINY + ["--val-every", "2", "--checkpoint-every", "100", "--no-test", "--data", str(data)]
+    assert denoise.main(common + ["--steps", "4", "--out", str(out)]) == 0
+    with pytest.raises(UsageError, match="is at step 4 of 4 already"):
+        denoise.main(["--out", str(out), "--resume"])
+    assert denoise.main(["--out", str(out), "--resume", "--steps", "8"]) == 0
+    lrs = [json.loads(line)["lr"] for line in (out / "metrics.jsonl").read_text().splitlines() if "loss" in line]
+    np.testing.assert_allclose(lrs[:4], 2e-3 * (1e-4 / 2e-3) ** (np.arange(4) / 4))   # the first plan
+    np.testing.assert_allclose(lrs[4:], 1e-4)                                      # where it ended
+    assert json.loads(load(out / "last.npz")["train_args"])["steps"] == 8
