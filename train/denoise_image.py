@@ -1,6 +1,6 @@
 """Denoise your own image with a trained model (default: the shipped N3Net for --sigma).
 
-    python train/denoise_image.py noisy.png -o denoised.png                 # shipped N3Net, sigma 25
+    python train/denoise_image.py noisy.png -o denoised.png                 # noise level estimated
     python train/denoise_image.py noisy.png -o denoised.png --sigma 50      # shipped N3Net, sigma 50
     python train/denoise_image.py dncnn17-sigma25 noisy.png -o denoised.png # a shipped model by name
     python train/denoise_image.py runs/denoise/best.npz noisy.png -o denoised.png
@@ -9,7 +9,9 @@ The image may be any format Pillow reads.  A colour image is denoised per channe
 channels, the default) or in its luminance only (--colour luminance), and written in colour; a
 grayscale image gives an 8-bit grayscale PNG.  The model is rebuilt from the checkpoint alone.
 The models were trained for one noise level each: without a checkpoint, --sigma picks the shipped
-N3Net for that noise level (25 or 50 on the 0-255 scale); choose the one nearest your image's noise.
+N3Net for that noise level (25 or 50 on the 0-255 scale); without --sigma either, the noise level is
+estimated from the image (train/noise_level.py, Liu et al. 2013) and the shipped N3Net nearest to it
+(on a log scale) is used; both are printed.
 """
 import argparse
 import sys
@@ -18,6 +20,8 @@ from train.cli import common_options, open_model, setup
 from train.data import load_image, save_image
 from train.errors import UsageError, run_cli
 from train.inference import COLOUR_HELP, COLOUR_MODES, denoise_image
+from train.noise_level import CLEAN_BELOW, estimate_sigma
+from train.shipped import DEFAULT, nearest_shipped_sigma
 
 
 def main(argv=None):
@@ -34,9 +38,17 @@ def main(argv=None):
         raise UsageError(f"expected [CHECKPOINT] IMAGE, got {len(args.inputs)} arguments: {' '.join(args.inputs)}")
     args.checkpoint, image = (None, *args.inputs) if len(args.inputs) == 1 else args.inputs
     setup(args)
+    noisy = load_image(image)
+    if args.checkpoint is None and args.sigma is None:      # nobody knows the noise level: estimate it
+        estimate = estimate_sigma(noisy)
+        args.sigma = nearest_shipped_sigma(estimate)
+        print(f"estimated noise sigma {estimate:.1f} (0-255; Liu et al. 2013); using the shipped N3Net for "
+              f"sigma {args.sigma:g} (--sigma or a checkpoint to choose)")
+        if estimate < CLEAN_BELOW:
+            print(f"note: the image looks nearly clean (noise sigma below {CLEAN_BELOW:g}); the shipped models "
+                  f"remove noise of sigma {' or '.join(f'{s:g}' for s in sorted(DEFAULT))} and will smooth its detail")
     model, _, _, what = open_model(args)
     print(f"using the {what}")
-    noisy = load_image(image)
     if noisy.ndim == 3:
         print(f"colour image: {COLOUR_MODES[args.colour]}")
     save_image(args.output, denoise_image(model, noisy, args.colour, args.device))

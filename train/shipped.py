@@ -7,6 +7,7 @@
 A shipped model holds the final weights and the model's configuration only (no optimiser state):
 train/export.py writes one from a training checkpoint.
 """
+import math
 import os
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -18,6 +19,12 @@ SHIPPED = {                                # name: what it is
 }
 DEFAULT = {25.0: "n3net-sigma25", 50.0: "n3net-sigma50"}     # the shipped N3Net of each sigma
 DEFAULT_SIGMA = 25.0                   # the noise level when nothing says otherwise
+
+
+def nearest_shipped_sigma(sigma):
+    """The noise level of the shipped N3Net nearest to sigma, on a log scale (the sigma-25 model up to
+    35.4 = sqrt(25 x 50), the sigma-50 model above)."""
+    return min(DEFAULT, key=lambda level: abs(math.log(level / max(sigma, 1e-3))))
 
 
 def shipped_path(name):
