@@ -81,3 +81,28 @@ def test_the_gpu_check_runs_its_parity_part_without_a_gpu(capsys, monkeypatch):
     assert gpu_check.main(["--no-tests"]) == 0
     out = capsys.readouterr().out
     assert "were SKIPPED" in out and out.count(" ok") == 4
+
+
+def test_a_run_moves_between_cpu_and_device_and_stops_in_time(data, tmp_path):  # noqa: F811
+    """models/train.sh --device gpu continues the committed CPU state on a GPU and brings it back:
+    CPU 2 steps, device 2 steps, CPU 2 steps equals 6 CPU steps; --minutes stops a run in time."""
+    common = TINY + ["--lr-half-life", "3", "--val-every", "2", "--checkpoint-every", "100", "--no-test",
+                     "--data", str(data)]
+    assert denoise.main(common + ["--steps", "6", "--out", str(tmp_path / "straight")]) == 0
+    moved = str(tmp_path / "moved")
+    assert denoise.main(common + ["--steps", "2", "--out", moved]) == 0
+    assert denoise.main(["--out", moved, "--resume", "--steps", "4", "--device", "gpu"]) == 0
+    assert load(tmp_path / "moved" / "last.npz")["step"] == 4
+    assert denoise.main(["--out", moved, "--resume", "--steps", "6", "--device", "cpu"]) == 0
+    straight, back = load(tmp_path / "straight" / "last.npz"), load(tmp_path / "moved" / "last.npz")
+    def same(a, b, where):
+        if isinstance(a, dict):
+            assert a.keys() == b.keys(), where
+            return sum(same(a[k], b[k], f"{where}.{k}") for k in a)
+        np.testing.assert_array_equal(b, a, err_msg=where)
+        return 1
+    assert same(straight["model"], back["model"], "model") == len(straight["model"])
+    assert same(straight["optimizer"], back["optimizer"], "optimizer") > 2 * len(straight["model"])  # the moments
+    timed = str(tmp_path / "timed")
+    assert denoise.main(common + ["--steps", "50", "--minutes", "0.0001", "--device", "gpu", "--out", timed]) == 0
+    assert load(tmp_path / "timed" / "last.npz")["step"] == 1        # the budget ran out after one step
