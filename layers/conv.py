@@ -114,3 +114,9 @@ class Conv2d(Module):
         """scratch(name, shape) for the kernels: workspace buffers in a's dtype and array module."""
         xp = get_array_module(a)
         return lambda name, shape: scratch(name, shape, a.dtype, xp)
+
+
+def conv_radius(module):
+    """The receptive radius (in pixels) of a chain of convolutions, as module.modules() lists them:
+    the sum of their kernels' reach, (kernel - 1) / 2 x dilation each (on the first axis)."""
+    return sum((c.kernel_size[0] - 1) // 2 * c.dilation[0] for c in module.modules() if isinstance(c, Conv2d))

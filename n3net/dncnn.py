@@ -17,6 +17,7 @@ spend its first steps undoing a random residual.  It changes the initial weights
 init="released" draws the other weights as the released N3Net code does (init.py).
 """
 from layers import BatchNorm2d, Conv2d, ReLU
+from layers.conv import conv_radius
 from layers.checks import check_images, single_image_as_batch
 from minigrad.module import Module, Sequential
 
@@ -42,6 +43,10 @@ class DnCNN(Module):
             layers[-1].bias.data[...] = 0
         self.body = Sequential(*layers)
         initialise(self, init, zero_last=zero_init_residual)
+
+    def receptive_radius(self):
+        """How far (in pixels) an output pixel sees: one per 3 x 3 convolution."""
+        return conv_radius(self)
 
     def extra_repr(self):
         return f"{self.in_channels} -> {self.out_channels}, residual={self.residual}"

@@ -45,6 +45,7 @@ import numpy as np
 
 from layers import BatchNorm2d, Conv2d, ReLU
 from layers.checks import check_images, check_same_shape, single_image_as_batch
+from layers.conv import conv_radius
 from minigrad.backend import get_array_module, to_numpy
 from minigrad.fold import fold, unfold
 from minigrad.grad_mode import grad_enabled
@@ -148,6 +149,15 @@ class PatchNeighbours(Module):
     def min_size(self):
         """Smallest padded image side that holds one match window of patches."""
         return self.patch_size + (self.match_window - 1) * self.stride
+
+    def receptive_radius(self):
+        """How far (in pixels) an output pixel sees, at most: its neighbours are read from candidate
+        patches up to (w - 1) s pixels away (a window shifted inward at the border reaches that far
+        on one side), chosen by the embeddings of the query and the candidates (a patch each, and the
+        embedding and temperature CNNs' own reach)."""
+        cnns = [m for m in (getattr(self, "embedding", None), getattr(self, "temperature", None)) if m is not None]
+        return ((self.match_window - 1) * self.stride + 2 * (self.patch_size - 1)
+                + max((conv_radius(m) for m in cnns), default=0))
 
     # ---- hooks for the subclasses -----------------------------------------------------------
     def _embed(self, Y, guide, grid):

@@ -53,6 +53,15 @@ class N3Net(Module):
         """Smallest image side the N3 blocks accept (80 pixels with the defaults)."""
         return self.stages[1].min_size()
 
+    def receptive_radius(self):
+        """How far (in pixels) an output pixel sees: the stages' reaches added."""
+        return sum(stage.receptive_radius() for stage in self.stages)
+
+    def tile_stride(self):
+        """Crops whose offsets are multiples of this (and whose sizes are the image's modulo it) put
+        the N3 blocks' patches where they lie in the whole image."""
+        return self.stages[1].stride
+
     def forward(self, x):
         y = x
         for stage in self.stages:          # a KNN block matches on the noisy input image x

@@ -14,6 +14,7 @@
     model, ckpt, path, what = open_model(args)        # and sets args.sigma if it was not given
 """
 import argparse
+import contextlib
 import json
 
 from .errors import UsageError
@@ -44,6 +45,26 @@ def common_options(checkpoint=True, seed=True):
     p.add_argument("--device", choices=["cpu", "gpu"], default="cpu", help=HELP["device"])
     p.add_argument("--threads", type=int, help=HELP["threads"])
     return p
+
+
+def add_memory_option(parser):
+    """--memory-gb: the budget of one tile's evaluation (train/inference.py, plan_tiles)."""
+    from .inference import MEMORY_GB
+    parser.add_argument("--memory-gb", type=float, default=MEMORY_GB,
+                        help=f"memory for the arrays of one evaluation; larger images are denoised in "
+                             f"overlapping tiles with the same result (default {MEMORY_GB:g})")
+
+
+@contextlib.contextmanager
+def progress_bar(total, what):
+    """A progress callable (one call per tile) drawing a bar with the time left on the terminal, once
+    the work has taken 2 seconds; silent when stderr is not a terminal."""
+    from tqdm import tqdm
+    bar = tqdm(total=total, desc=what, unit="tile", delay=2, leave=False, dynamic_ncols=True)
+    try:
+        yield bar.update
+    finally:
+        bar.close()
 
 
 def check_sigma(sigma, option="--sigma"):

@@ -26,6 +26,9 @@ def _read(path):
             return img.copy()
     except FileNotFoundError:
         raise FileNotFoundError(f"image {path} does not exist") from None
+    except Image.DecompressionBombError as error:        # more pixels than Pillow agrees to decode
+        raise ValueError(f"{path} is too large to decode safely ({error.args[0].split('(')[0].strip()}); "
+                         f"crop or downscale it first") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise ValueError(f"{path} is not an image Pillow can read ({error})") from None
 
@@ -62,19 +65,21 @@ def load_image(path):
 
 
 def save_image(path, image):
-    """Save an (H, W) or (H, W, 3) array in [0, 1] as an 8-bit grayscale or RGB image."""
-    if image.ndim == 2:
-        return save_grayscale(path, image)
+    """Save an (H, W) or (H, W, 3) array in [0, 1] as an 8-bit grayscale or RGB image (values
+    clipped, rounded), atomically: nothing appears at path unless the whole file was written."""
+    pixels = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    Image.fromarray(np.round(np.clip(image, 0, 1) * 255).astype(np.uint8), "RGB").save(path)
+    name, extension = os.path.splitext(os.path.basename(path))
+    partial = os.path.join(folder, f".{name}.partial{extension}")          # the same format as path
+    try:
+        Image.fromarray(pixels, "RGB" if image.ndim == 3 else None).save(partial)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
 
 
-def save_grayscale(path, image):
-    """Save an (H, W) array in [0, 1] as an 8-bit grayscale image (values clipped, rounded)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    Image.fromarray(np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)).save(path)
 
 
 def list_images(folder):

@@ -14,12 +14,13 @@ estimated from the image (train/noise_level.py, Liu et al. 2013) and the shipped
 (on a log scale) is used; both are printed.
 """
 import argparse
+import os
 import sys
 
-from train.cli import common_options, open_model, setup
+from train.cli import add_memory_option, common_options, open_model, progress_bar, setup
 from train.data import load_image, save_image
 from train.errors import UsageError, run_cli
-from train.inference import COLOUR_HELP, COLOUR_MODES, denoise_image
+from train.inference import COLOUR_HELP, COLOUR_MODES, denoise_image, plan_tiles
 from train.noise_level import CLEAN_BELOW, estimate_sigma
 from train.shipped import DEFAULT, nearest_shipped_sigma
 
@@ -33,6 +34,7 @@ def main(argv=None):
     p.add_argument("-o", "--output", required=True, help="where to write the denoised image (PNG)")
     p.add_argument("--colour", choices=sorted(COLOUR_MODES), default="channels",
                    help=COLOUR_HELP)
+    add_memory_option(p)
     args = p.parse_args(argv)
     if len(args.inputs) > 2:
         raise UsageError(f"expected [CHECKPOINT] IMAGE, got {len(args.inputs)} arguments: {' '.join(args.inputs)}")
@@ -51,7 +53,16 @@ def main(argv=None):
     print(f"using the {what}")
     if noisy.ndim == 3:
         print(f"colour image: {COLOUR_MODES[args.colour]}")
-    save_image(args.output, denoise_image(model, noisy, args.colour, args.device))
+    if args.memory_gb <= 0:
+        raise UsageError(f"--memory-gb must be positive, got {args.memory_gb:g}")
+    tiles = len(plan_tiles(model, noisy.shape[:2], args.memory_gb))
+    channels = 3 if noisy.ndim == 3 and args.colour == "channels" else 1
+    if tiles > 1:
+        print(f"{noisy.shape[1]}x{noisy.shape[0]} pixels: {tiles} overlapping tiles"
+              + (" per channel" if channels > 1 else "") + f" within --memory-gb {args.memory_gb:g}")
+    with progress_bar(tiles * channels, os.path.basename(image)) as progress:
+        denoised = denoise_image(model, noisy, args.colour, args.device, args.memory_gb, progress)
+    save_image(args.output, denoised)
     print(f"wrote {args.output}")
     return 0
 

@@ -12,12 +12,13 @@ default) or in luminance only (--colour luminance); PSNR is over all channels, S
 the channels'.
 """
 import argparse
+import contextlib
 import json
 import os
 import sys
 
-from train.cli import common_options, open_model, setup
-from train.data import DEFAULT_DATA
+from train.cli import add_memory_option, common_options, open_model, setup
+from train.data import DEFAULT_DATA, list_images
 from train.errors import UsageError, run_cli
 from train.evaluation import evaluate_folder
 from train.inference import COLOUR_HELP, COLOUR_MODES
@@ -32,6 +33,25 @@ def bm3d_function():
     return lambda noisy, sigma: bm3d.bm3d(noisy, sigma_psd=sigma)
 
 
+@contextlib.contextmanager
+def progress_images(folder):
+    """A bar over the folder's images with the time left (on a terminal, after 2 seconds)."""
+    from tqdm import tqdm
+    bar = tqdm(total=len(list_images(folder)), unit="image", delay=2, leave=False, dynamic_ncols=True)
+
+    seen = []
+
+    def next_image(name):                       # called before each image: the previous one is done
+        if seen:
+            bar.update(1)
+        seen.append(name)
+        bar.set_description(name)
+    try:
+        yield next_image
+    finally:
+        bar.close()
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description="PSNR and SSIM of a trained denoiser on clean images "
                                 "with added Gaussian noise.", parents=[common_options()])
@@ -42,12 +62,16 @@ def main(argv=None):
     p.add_argument("--bm3d", action="store_true", help="compare with BM3D (needs the bm3d package)")
     p.add_argument("--colour", choices=sorted(COLOUR_MODES), default="channels",
                    help=COLOUR_HELP)
+    add_memory_option(p)
     args = p.parse_args(argv)
     setup(args)
     model, _, path, what = open_model(args)
     print(f"using the {what}, sigma {args.sigma:g}")
-    results = evaluate_folder(model, args.images, args.sigma, args.device, args.seed, args.save_dir,
-                              bm3d_function() if args.bm3d else None, args.colour)
+    if args.memory_gb <= 0:
+        raise UsageError(f"--memory-gb must be positive, got {args.memory_gb:g}")
+    with progress_images(args.images) as progress:
+        results = evaluate_folder(model, args.images, args.sigma, args.device, args.seed, args.save_dir,
+                                  bm3d_function() if args.bm3d else None, args.colour, args.memory_gb, progress)
     results["checkpoint"] = path
     if any("colour" in r for r in results["images"].values()):
         print(f"colour images: {COLOUR_MODES[args.colour]}")

@@ -6,17 +6,20 @@ import time
 import numpy as np
 
 from .data import add_noise, list_images, load_image, save_image
-from .inference import denoise_image
+from .inference import MEMORY_GB, denoise_image
 from .metrics import psnr, ssim
 
 MIN_SIZE = 11                  # the SSIM's 11 x 11 Gaussian window
 
 
-def evaluate_folder(model, folder, sigma, device="cpu", seed=0, save_dir=None, bm3d=None, colour="channels"):
+def evaluate_folder(model, folder, sigma, device="cpu", seed=0, save_dir=None, bm3d=None, colour="channels",
+                    memory_gb=MEMORY_GB, progress=None):
     """PSNR and SSIM of the model on every image of a folder; noise from numpy's generator `seed`.
 
     bm3d: optionally a function (noisy, sigma_01) -> estimate to compare with (per channel).
-    colour: how colour images are denoised (inference.COLOUR_MODES)."""
+    colour: how colour images are denoised (inference.COLOUR_MODES); memory_gb: the budget of one
+    evaluation (larger images are tiled, inference.plan_tiles); progress: called with each image's
+    name before it is denoised."""
     rng, per_image = np.random.default_rng(seed), {}
     for path in list_images(folder):
         clean = load_image(path)                       # (H, W), or (H, W, 3) for a colour image
@@ -25,7 +28,9 @@ def evaluate_folder(model, folder, sigma, device="cpu", seed=0, save_dir=None, b
                              f"at least {MIN_SIZE}x{MIN_SIZE}; remove it from the folder")
         noisy = add_noise(clean, sigma, rng)
         start = time.perf_counter()
-        estimate = denoise_image(model, noisy, colour, device)
+        if progress:
+            progress(os.path.basename(path))
+        estimate = denoise_image(model, noisy, colour, device, memory_gb)
         name = os.path.basename(path)
         per_image[name] = {"psnr": psnr(clean, estimate), "ssim": ssim(clean, estimate),
                            "noisy_psnr": psnr(clean, noisy), "noisy_ssim": ssim(clean, noisy),

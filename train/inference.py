@@ -71,20 +71,80 @@ def load_model(path, device="cpu"):
     return model_from_checkpoint(load_checkpoint(path), path).to(device)
 
 
-def denoise(model, noisy, device="cpu"):
+# Memory of an evaluation: N3Net's arrays take about 1159 bytes per pixel of the image at 1024 x 1024
+# (docs/performance.md); with some room, this many per pixel of a tile (margins included)
+BYTES_PER_PIXEL = 1300
+MEMORY_GB = 1.5                  # the default budget of one tile's evaluation
+
+
+def tile_spans(size, core, margin, stride=1):
+    """[(crop_start, crop_stop, core_start, core_stop)] along an axis of `size` pixels: the cores
+    (at most `core` pixels) cover the axis once; each crop adds `margin` on both sides where the
+    image has them, starts at a multiple of `stride` and is as long as the image modulo `stride`
+    (so that an N3 block puts its patches where it puts them in the whole image, and pads a crop
+    that touches the image's border as it pads the image)."""
+    spans = []
+    for core_start in range(0, size, core):
+        core_stop = min(core_start + core, size)
+        start = max(0, core_start - margin)
+        start -= start % stride
+        stop = min(size, core_stop + margin)
+        if stop < size:
+            length = stop - start
+            stop = min(size, start + length + (size - length) % stride)
+        spans.append((start, stop, core_start, core_stop))
+    return spans
+
+
+def plan_tiles(model, shape, memory_gb=MEMORY_GB):
+    """[(row span, column span)] of tile_spans for an (H, W) image: one tile (the whole image) if it
+    fits the budget, else crops of at most the budget's pixels whose cores tile the image and whose
+    margins cover the model's receptive radius, so that the result is the whole image's."""
+    H, W = shape
+    pixels = memory_gb * 1e9 / BYTES_PER_PIXEL
+    if H * W <= pixels or not hasattr(model, "receptive_radius"):
+        return [((0, H, 0, H), (0, W, 0, W))]
+    margin = model.receptive_radius()
+    stride = model.tile_stride() if hasattr(model, "tile_stride") else 1
+    core = max(int(pixels ** 0.5) - 2 * margin - 2 * stride, 64)      # 64: a budget too small still works
+    return [(rows, cols) for rows in tile_spans(H, core, margin, stride)
+            for cols in tile_spans(W, core, margin, stride)]
+
+
+def _forward(model, image, device):
+    """The model on one (H, W) image in evaluation mode, without keeping anything for backward."""
+    model.eval()
+    with no_grad():
+        out = model.forward(to_device(image[None, None].astype(np.float32), device))
+    return to_numpy(out)[0, 0]
+
+
+def denoise(model, noisy, device="cpu", memory_gb=MEMORY_GB, progress=None):
     """Denoise one (H, W) image in [0, 1] with the model in evaluation mode.
 
     An image smaller than the model's smallest input (N3Net's match window: 80 x 80 pixels) is
-    mirrored at its border up to that size, denoised, and cropped back.
+    mirrored at its border up to that size, denoised, and cropped back.  An image larger than the
+    memory budget (memory_gb, for the arrays of one evaluation) is denoised in overlapping tiles
+    (plan_tiles) with the same result as in one piece.  progress: called with 1 after each tile.
     """
     H, W = noisy.shape
     need = model.min_size() if hasattr(model, "min_size") else 1
     pad_h, pad_w = max(0, need - H), max(0, need - W)
-    image = np.pad(noisy, ((0, pad_h), (0, pad_w)), mode="symmetric") if pad_h or pad_w else noisy
-    model.eval()
-    with no_grad():
-        out = model.forward(to_device(image[None, None].astype(np.float32), device))
-    return to_numpy(out)[0, 0, :H, :W]
+    if pad_h or pad_w:
+        image = np.pad(noisy, ((0, pad_h), (0, pad_w)), mode="symmetric")
+        return _forward(model, image, device)[:H, :W]
+    tiles = plan_tiles(model, (H, W), memory_gb)
+    if len(tiles) == 1:
+        out = _forward(model, noisy, device)
+        if progress:
+            progress(1)
+        return out
+    out = np.empty((H, W), np.float32)
+    for (r0, r1, a, b), (c0, c1, c, d) in tiles:
+        out[a:b, c:d] = _forward(model, noisy[r0:r1, c0:c1], device)[a - r0:b - r0, c - c0:d - c0]
+        if progress:
+            progress(1)
+    return out
 
 
 COLOUR_MODES = {"channels": "each of R, G, B denoised by the grayscale model",
@@ -95,18 +155,18 @@ COLOUR_HELP = ("how a colour image is denoised: " + "; ".join(f"{k}: {v}" for k,
 RGB_TO_YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
 
 
-def denoise_image(model, noisy, colour="channels", device="cpu"):
+def denoise_image(model, noisy, colour="channels", device="cpu", memory_gb=MEMORY_GB, progress=None):
     """Denoise an (H, W) grayscale or (H, W, 3) RGB image in [0, 1] with a grayscale model.
 
     colour="channels": R, G and B one after the other, as three grayscale images (right for
     noise drawn independently per channel, as here); "luminance": only Y, the chroma untouched
-    (its noise stays)."""
+    (its noise stays).  memory_gb and progress: as denoise (progress is called per tile and channel)."""
     if noisy.ndim == 2:
-        return denoise(model, noisy, device)
+        return denoise(model, noisy, device, memory_gb, progress)
     if colour not in COLOUR_MODES:
         raise ValueError(f"unknown colour mode {colour!r}: use {' or '.join(COLOUR_MODES)}")
     if colour == "channels":
-        return np.stack([denoise(model, noisy[..., c], device) for c in range(3)], axis=-1)
+        return np.stack([denoise(model, noisy[..., c], device, memory_gb, progress) for c in range(3)], axis=-1)
     ycc = noisy.astype(np.float64) @ RGB_TO_YCC.T                             # (H, W, 3)
-    ycc[..., 0] = denoise(model, ycc[..., 0].astype(np.float32), device)
+    ycc[..., 0] = denoise(model, ycc[..., 0].astype(np.float32), device, memory_gb, progress)
     return (ycc @ np.linalg.inv(RGB_TO_YCC).T).astype(np.float32)
