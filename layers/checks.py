@@ -29,7 +29,8 @@ def single_image_as_batch(method):
         if getattr(x, "ndim", None) != 3:
             return method(layer, x, *others)
         others = tuple(a[None] if getattr(a, "ndim", None) == 3 else a for a in others)
-        return method(layer, x[None], *others)[0]
+        result = method(layer, x[None], *others)
+        return None if result is None else result[0]          # None: no input gradient asked for
     return on_batches
 
 

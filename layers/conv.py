@@ -44,6 +44,13 @@ class Conv2d(Module):
         else:
             self.bias = None
         self.same = self.geometry.is_same
+        self.input_grad = True                   # set_input_grad(False): backward returns None
+
+    def set_input_grad(self, enabled):
+        """False: backward adds the weight (and bias) gradients and returns None, skipping the
+        backward-data product (the first layer of a network trained on data)."""
+        self.input_grad = bool(enabled)
+        return self
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -84,11 +91,15 @@ class Conv2d(Module):
             grid, x_grid = kernels.Grid.of(self._x_shape, self.geometry), self._saved("_x_grid")
             dy_grid = grid.write(dy, self._shared_grid("conv_dy_grid", grid, dy))          # (O, G + slack)
             self.weight.grad += kernels.same_backward_weight(x_grid, dy_grid, grid, self.kernel_size)
+            if not self.input_grad:
+                return None
             dx = kernels.same_backward_data(self.weight.data, dy_grid, grid, xp.empty(self._x_shape, dy.dtype),
                                             self._buffers(dy))
         else:
             cols = self._saved("_cols")
             self.weight.grad += kernels.unfold_backward_weight(dy, cols, self.weight.data.shape)
+            if not self.input_grad:
+                return None
             dx = kernels.unfold_backward_data(dy, self.weight.data, self.geometry, self._x_shape[2:])
         return dx
 

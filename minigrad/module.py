@@ -45,6 +45,15 @@ class Module:
     def backward(self, *grads):
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
+    def set_input_grad(self, enabled):
+        """Whether backward returns dL/dx (True, the default) or None, having only added the
+        parameters' gradients (False).  For a network whose input is data, as in training, the
+        first layer's input gradient is never used (PyTorch skips it too).  Modules whose first
+        step can skip it override this; the others always compute it.  Returns self."""
+        if not enabled:
+            raise ValueError(f"{type(self).__name__} cannot skip its input gradient")
+        return self
+
     def _saved(self, name):
         """An attribute forward cached for backward, or a clear error if there is none."""
         value = vars(self).get(name)
@@ -209,3 +218,8 @@ class Sequential(Module):
         for layer in reversed(self.layers):
             dy = layer.backward(dy)
         return dy
+
+    def set_input_grad(self, enabled):
+        """The input gradient is the first layer's: it decides (Module.set_input_grad)."""
+        self.layers[0].set_input_grad(enabled)
+        return self

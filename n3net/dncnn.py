@@ -60,10 +60,15 @@ class DnCNN(Module):
             y[:, :c] += x[:, :c]
         return y
 
+    def set_input_grad(self, enabled):
+        """False: backward fills the parameters' gradients and returns None (training on data)."""
+        self.body.set_input_grad(enabled)
+        return self
+
     @single_image_as_batch
     def backward(self, dy):
-        dx = self.body.backward(dy)                                # (B, C_in, H, W)
-        if self.residual:
+        dx = self.body.backward(dy)                                # (B, C_in, H, W), or None
+        if dx is not None and self.residual:
             c = min(self.in_channels, self.out_channels)
             dx[:, :c] += dy[:, :c]
         return dx

@@ -70,3 +70,9 @@ class N3Net(Module):
 
     def backward(self, dy):
         return self.stages.backward(dy)
+
+    def set_input_grad(self, enabled):
+        """False: backward returns None (the first DnCNN skips its input gradient; the KNN blocks'
+        guide, the input image, takes none anyway)."""
+        self.stages.set_input_grad(enabled)
+        return self

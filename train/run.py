@@ -94,6 +94,7 @@ class Run:
         self.val_images = self._val_set(load_folder(val_dir), config.val_crop, config.sigma)
         self.test_dir = test_dir
         self.model.to(self.device)
+        self.model.set_input_grad(False)              # the input is data: its gradient is never used
         self.optimizer = make_optimizer(self.model, config.to_dict())
         self.group_names = group_names(self.model, config.to_dict())
         self.schedule = self._schedule(config, ckpt)

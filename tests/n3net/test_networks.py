@@ -106,3 +106,27 @@ def test_a_model_built_directly_carries_its_configuration():
         assert [(n, p.shape) for n, p in model.named_parameters()] == [
             (n, p.shape) for n, p in again.named_parameters()]
     assert build_model("knn-block").config["block"] == "knn"
+
+
+@pytest.mark.parametrize("name", ["dncnn17", "n3net-light", "knn-block"])
+def test_without_the_input_gradient_the_parameter_gradients_are_the_same(name, rng):
+    """set_input_grad(False): backward returns None and adds the same parameter gradients."""
+    from layers import MSELoss
+    from minigrad import init
+    init.manual_seed(0)
+    model = build_model(name, depth=3, features=8).double()
+    x, target = rng.random((2, 1, 80, 80)), rng.random((2, 1, 80, 80))
+    grads = []
+    for input_grad in (True, False):
+        model.set_input_grad(input_grad)
+        loss = MSELoss()
+        loss.forward(model.forward(x), target)
+        model.zero_grad()
+        dx = model.backward(loss.backward())
+        assert (dx is None) == (not input_grad) and (dx is None or dx.shape == x.shape)
+        grads.append([p.grad.copy() for p in model.parameters()])
+    for a, b in zip(*grads):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="ReLU cannot skip its input gradient"):
+        from layers import ReLU
+        ReLU().set_input_grad(False)
