@@ -105,4 +105,4 @@ def test_a_run_moves_between_cpu_and_device_and_stops_in_time(data, tmp_path):  
     assert same(straight["optimizer"], back["optimizer"], "optimizer") > 2 * len(straight["model"])  # the moments
     timed = str(tmp_path / "timed")
     assert denoise.main(common + ["--steps", "50", "--minutes", "0.0001", "--device", "gpu", "--out", timed]) == 0
-    assert load(tmp_path / "timed" / "last.npz")["step"] == 1        # the budget ran out after one step
+    assert 1 <= load(tmp_path / "timed" / "last.npz")["step"] < 50    # stopped by the budget (6 ms)
