@@ -60,7 +60,7 @@ def progress_bar(total, what):
     """A progress callable (one call per tile) drawing a bar with the time left on the terminal, once
     the work has taken 2 seconds; silent when stderr is not a terminal."""
     from tqdm import tqdm
-    bar = tqdm(total=total, desc=what, unit="tile", delay=2, leave=False, dynamic_ncols=True)
+    bar = tqdm(total=total, desc=what, unit="tile", delay=2, leave=False, dynamic_ncols=True, disable=None)
     try:
         yield bar.update
     finally:

@@ -37,7 +37,8 @@ def bm3d_function():
 def progress_images(folder):
     """A bar over the folder's images with the time left (on a terminal, after 2 seconds)."""
     from tqdm import tqdm
-    bar = tqdm(total=len(list_images(folder)), unit="image", delay=2, leave=False, dynamic_ncols=True)
+    bar = tqdm(total=len(list_images(folder)), unit="image", delay=2, leave=False, dynamic_ncols=True,
+               disable=None)                            # None: quiet when stderr is not a terminal
 
     seen = []
 
