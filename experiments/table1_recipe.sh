@@ -4,7 +4,9 @@
 # (sigma 25, batch 4 of 80x80 crops, Adam, lr 2e-3 decaying exponentially to 1e-4, weight decay
 # 1e-4 on the convolution weights outside the N3 CNNs only, clipping at norm 1) and each row's best initialisation (N3 models: the released
 # code's; DnCNN-17 and the KNN block: the project's), 1500 steps, then evaluated on the test
-# images whole (noise seed 0).  Two queues side by side, one thread each.  An invocation stops
+# images whole (noise seed 0).  Two queues side by side, one thread each.  Rows archived in
+# experiments/runs/table1r/ are done; a row with state in experiments/runs/table1r-state/ (committed
+# at the end of a session) continues from it.  An invocation stops
 # MINUTES after it started (each run is given the minutes left, none starts with under 5) and the
 # runs continue where they stopped when the script is run again (so the table can be finished over
 # several sessions).  The rows that answer the goal (DnCNN-17 and N3Net, two seeds each) come first.
@@ -30,9 +32,15 @@ finished() {               # finished NAME: the run has trained all its steps (a
     [ -f "$out/$1/last.npz" ] && $py -c "import sys; from minigrad import load
 sys.exit(0 if load('$out/$1/last.npz')['step'] >= 1500 else 1)"
 }
+archive=experiments/runs/table1r          # finished rows, archived (export_weights.py --archive)
+state=experiments/runs/table1r-state      # unfinished rows' resumable state, committed between sessions
 row() {                    # row NAME ARGS...: one training run into $out/NAME, log in $out/NAME.log
     local name=$1; shift
+    [ -f "$archive/$name/test.json" ] && return 0
     finished "$name" && [ -f "$out/$name/test.json" ] && return 0
+    if [ ! -f "$out/$name/last.npz" ] && [ -f "$state/$name/last.npz" ]; then
+        mkdir -p "$out/$name" && cp "$state/$name/"* "$out/$name/"       # continue the committed state
+    fi
     local left=$(( (deadline - $(date +%s)) / 60 ))
     [ "$left" -ge 5 ] || return 0
     local resume=()
