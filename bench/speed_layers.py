@@ -24,6 +24,9 @@ from minigrad.optim import Adam
 
 N, C, H, W = 8, 64, 80, 80
 CONV_FLOP = 3 * 2 * N * C * C * 9 * H * W                 # forward, dx and dW: three GEMMs
+# a DnCNN-17 training step's products: fifteen 64->64 convolutions and the 1->64 and 64->1 ones,
+# forward, input gradient (not for the first) and weight gradient
+DNCNN17_FLOP = 15 * CONV_FLOP + 2 * 2 * N * 64 * 9 * H * W + 3 * 2 * N * 64 * 9 * H * W
 
 
 def gemm_peak(repeats):
@@ -51,6 +54,7 @@ def ours():
         conv.backward(dy)
 
     net, loss_fn = dncnn17(), MSELoss()
+    net.set_input_grad(False)                         # as PyTorch: the data needs no gradient
     opt = Adam(net.parameters(), lr=1e-3)
     noisy = rng.standard_normal((N, 1, H, W)).astype(np.float32)
     clean = rng.standard_normal((N, 1, H, W)).astype(np.float32)
@@ -117,13 +121,15 @@ def main():
     print(f"GEMM peak (4096^3): {peak:.0f} GFLOP/s")
     print(f"Conv2d 64->64 3x3 pad 1, (8,64,80,80), forward+backward: {conv_s * 1e3:.1f} ms, "
           f"{CONV_FLOP / conv_s / 1e9:.0f} GFLOP/s = {CONV_FLOP / conv_s / 1e9 / peak:.0%} of GEMM peak")
-    print(f"DnCNN-17 training step (batch 8 of 80x80, MSE, Adam): {step_s * 1e3:.0f} ms")
+    print(f"DnCNN-17 training step (batch 8 of 80x80, MSE, Adam): {step_s * 1e3:.0f} ms, "
+          f"{DNCNN17_FLOP / step_s / 1e9:.0f} GFLOP/s of products = {DNCNN17_FLOP / step_s / 1e9 / peak:.0%} of GEMM peak")
     if torch is None:
         print("PyTorch not installed: no comparison (pip install torch==2.13.0)")
         return
     t_conv, t_step = best_times(pytorch(args.threads), args.repeats)
     print(f"PyTorch {torch.__version__}: conv {t_conv * 1e3:.1f} ms "
-          f"({CONV_FLOP / t_conv / 1e9:.0f} GFLOP/s), DnCNN-17 step {t_step * 1e3:.0f} ms")
+          f"({CONV_FLOP / t_conv / 1e9:.0f} GFLOP/s), DnCNN-17 step {t_step * 1e3:.0f} ms "
+          f"= {DNCNN17_FLOP / t_step / 1e9 / peak:.0%} of GEMM peak")
     print(f"ratio ours / PyTorch: conv {conv_s / t_conv:.2f}x (target 1.3x), "
           f"DnCNN-17 step {step_s / t_step:.2f}x (target 1.2x)")
 

@@ -59,6 +59,7 @@ def training_step(name, impl):
         from layers import MSELoss
         from minigrad.optim import Adam
         loss, opt = MSELoss(), Adam(model.parameters(), lr=1e-4)
+        model.set_input_grad(False)                   # as in training, and as PyTorch does for data
 
         def step():
             loss.forward(model.forward(noisy), clean)
