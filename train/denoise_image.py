@@ -10,8 +10,9 @@ channels, the default) or in its luminance only (--colour luminance), and writte
 grayscale image gives an 8-bit grayscale PNG.  The model is rebuilt from the checkpoint alone.
 The models were trained for one noise level each: without a checkpoint, --sigma picks the shipped
 N3Net for that noise level (25 or 50 on the 0-255 scale); without --sigma either, the noise level is
-estimated from the image (train/noise_level.py, Liu et al. 2013) and the shipped N3Net nearest to it
-(on a log scale) is used; both are printed.
+estimated from the image (train/noise_level.py, Liu et al. 2013) and the shipped N3Net for it is
+used (sigma 25 up to an estimate of 30, sigma 50 above: shipped.nearest_shipped_sigma); both are
+printed.
 """
 import argparse
 import os

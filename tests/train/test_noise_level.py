@@ -48,7 +48,7 @@ def test_denoise_image_without_sigma_estimates_it(tmp_path, capsys):
 
     from train import denoise_image
     from train.shipped import nearest_shipped_sigma
-    assert [nearest_shipped_sigma(s) for s in (5, 25, 35, 36, 50, 90)] == [25, 25, 25, 50, 50, 50]
+    assert [nearest_shipped_sigma(s) for s in (5, 25, 30, 31, 35, 50, 90)] == [25, 25, 25, 50, 50, 50, 50]
     clean = load_grayscale(os.path.join(DEFAULT_DATA, "test", "coins.png"))[:120, :130]
     noisy = np.clip(add_noise(clean, 45, np.random.default_rng(0)), 0, 1)
     Image.fromarray(np.round(noisy * 255).astype(np.uint8)).save(tmp_path / "noisy.png")
