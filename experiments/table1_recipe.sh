@@ -14,9 +14,11 @@
 #   dncnn17-decay-all           DnCNN-17 with the first round's decay (every weight and scale)
 #   knn-block, n3net-light, n3net (paper form), n3net-reference (the released code's form)
 #   n3net-BEST-seed1            the better N3Net form again with seed 1 (BEST=paper or reference)
+#   n3net-BEST-tmax              that N3Net with its temperatures held at most 0.2 (twice their
+#                               initial scale), so that no block can average its window broadly
 #   n3net-BEST-frozen           that N3Net with its embedding and temperature CNNs frozen at
 #                               their initialisation: does a learned embedding beat a random one?
-# Usage: [BEST=paper|reference] bash experiments/table1_recipe.sh [MINUTES, default 170] [out, default runs/table1r]
+# Usage: [BEST=paper|reference] [QUEUE=1|2 (one of the two only)] bash experiments/table1_recipe.sh [MINUTES, default 170] [out, default runs/table1r]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-170}
@@ -48,17 +50,22 @@ row() {                    # row NAME ARGS...: one training run into $out/NAME, 
     $py train/denoise.py "$@" "${common[@]}" --minutes "$left" --out "$out/$name" "${resume[@]}" \
         >> "$out/$name.log" 2>&1 || true
 }
-(
+queue1() {
     row dncnn17 --model dncnn17
     row n3net --model n3net
+    row n3net-reference --model n3net --variant reference
     row "n3net-$best-seed1" --model n3net "${variant[@]}" --seed 1
     row knn-block --model knn-block
-) &
-(
+}
+queue2() {
     row dncnn17-seed1 --model dncnn17 --seed 1
     row n3net-light --model n3net-light
-    row n3net-reference --model n3net --variant reference
-    row dncnn17-decay-all --model dncnn17 --decay-scope all
+    row "n3net-$best-tmax" --model n3net "${variant[@]}" --max-temperature 0.2
     row "n3net-$best-frozen" --model n3net "${variant[@]}" --freeze-n3
-) &
-wait
+    row dncnn17-decay-all --model dncnn17 --decay-scope all
+}
+case ${QUEUE:-both} in
+    1) queue1 ;;
+    2) queue2 ;;
+    *) queue1 & queue2 & wait ;;
+esac
