@@ -41,6 +41,9 @@ class TrainConfig:
                                 "candidates)", choices=["batch", "query"])
     distance_bn: bool = option(True, "N3 blocks without the batch-norm of their distances (for comparison)",
                                flag="--no-distance-bn")
+    max_temperature: Optional[float] = option(None, "hold the N3 blocks' temperatures at most this (they start at "
+                                              "about 0.1; 0.2 keeps a block from averaging its whole window) "
+                                              "(default: no bound)")
     # the data
     sigma: float = option(25.0, "noise standard deviation on the 0-255 scale")
     crop: int = option(80, "side of the square training crops in pixels (N3 blocks need at least 80)")
@@ -88,7 +91,7 @@ class TrainConfig:
         """self, if every value can work; ValueError naming the option otherwise."""
         positive = ["crop", "batch_size", "steps", "val_every", "checkpoint_every", "lr", "lr_end",
                     "n3_lr_scale", "loss_scale"]
-        optional = [k for k in ("depth", "features", "threads", "minutes", "lr_half_life")
+        optional = [k for k in ("depth", "features", "threads", "minutes", "lr_half_life", "max_temperature")
                     if getattr(self, k) is not None]
         for key in positive + optional:
             if not getattr(self, key) > 0:

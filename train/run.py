@@ -47,8 +47,8 @@ def default_init(opts):
 
 
 def model_options(opts):
-    """build_model's options for the run's --model, --depth, --features, --init, --variant and
-    --no-distance-bn.  The project's initialisation ("default") starts every DnCNN as the identity
+    """build_model's options for the run's --model, --depth, --features, --init, --variant,
+    --distance-norm, --max-temperature and --no-distance-bn.  The project's initialisation ("default") starts every DnCNN as the identity
     (zero_init_residual); "released" is the released N3Net code's, without that.  Without --init,
     N3 models take "released" and the others "default": what trained each best (docs/experiments.md)."""
     options = {k: opts[k] for k in ("depth", "features") if opts.get(k) is not None}
@@ -63,8 +63,10 @@ def model_options(opts):
         n3_options["distance_bn"] = False
     if opts.get("distance_norm", "batch") != "batch":
         n3_options["distance_norm"] = opts["distance_norm"]
+    if opts.get("max_temperature") is not None:
+        n3_options["max_temperature"] = opts["max_temperature"]
     if n3_options and opts["model"] not in N3_MODELS:
-        raise ValueError(f"--variant, --distance-norm and --no-distance-bn apply to the N3 block: use them with "
+        raise ValueError(f"--variant, --distance-norm, --max-temperature and --no-distance-bn apply to the N3 block: use them with "
                        f"{' or '.join(N3_MODELS)}, not {opts['model']}")
     return {**options, **n3_options}
 

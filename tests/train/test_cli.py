@@ -205,15 +205,17 @@ def test_n3net_run_logs_the_saturation_diagnostic(data, tmp_path):
     out = tmp_path / "n3"
     args = ["--model", "n3net-light", "--depth", "3", "--features", "8", "--crop", "80", "--batch-size", "2",
             "--val-crop", "0", "--threads", "1", "--steps", "2", "--val-every", "2", "--no-test",
-            "--no-distance-bn", "--variant", "reference", "--data", str(DEFAULT_DATA), "--out", str(out)]
+            "--no-distance-bn", "--variant", "reference", "--max-temperature", "0.2", "--data", str(DEFAULT_DATA),
+            "--out", str(out)]
     assert denoise.main(args) == 0
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     diagnosed = [r for r in records if "n3" in r]
     assert [r["step"] for r in diagnosed] == [2]
     (block,) = diagnosed[0]["n3"]
-    assert block["block"] == "stages.1" and 0 <= block["saturated"] <= 1 and block["t_min"] > 0
+    assert block["block"] == "stages.1" and 0 <= block["saturated"] <= 1 and 0 < block["t_min"]
+    assert block["t_max"] <= 0.2 * (1 + 1e-6)                          # held at --max-temperature
     config = json.loads(load(out / "last.npz")["config"])
-    assert config["distance_bn"] is False and config["variant"] == "reference"
+    assert config["distance_bn"] is False and config["variant"] == "reference" and config["max_temperature"] == 0.2
     # the trained model's diagnostic on the test images, in evaluation mode
     assert diagnose.main(["--checkpoint", str(out / "best.npz"), "--crops", "2", "--json", str(out / "d.json")]) == 0
     report = json.loads((out / "d.json").read_text())
@@ -223,8 +225,8 @@ def test_n3net_run_logs_the_saturation_diagnostic(data, tmp_path):
 
 
 def test_n3_options_are_refused_for_dncnn(data, tmp_path):
-    for option in (["--variant", "reference"], ["--distance-norm", "query"]):
-        with pytest.raises(ValueError, match="--variant, --distance-norm and --no-distance-bn apply to the N3 block"):
+    for option in (["--variant", "reference"], ["--distance-norm", "query"], ["--max-temperature", "0.2"]):
+        with pytest.raises(ValueError, match="--variant, --distance-norm, --max-temperature and --no-distance-bn apply to the N3 block"):
             denoise.main(TINY + option + ["--data", str(data), "--out", str(tmp_path / "x")])
 
 
