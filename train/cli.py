@@ -56,11 +56,12 @@ def add_memory_option(parser):
 
 
 @contextlib.contextmanager
-def progress_bar(total, what):
-    """A progress callable (one call per tile) drawing a bar with the time left on the terminal, once
-    the work has taken 2 seconds; silent when stderr is not a terminal."""
+def progress_bar(total, what, unit="tile"):
+    """A progress callable (called with 1 after each unit of work: a tile, an image) drawing a bar with
+    the time left on the terminal once the work has taken 2 seconds; silent when stderr is not a
+    terminal."""
     from tqdm import tqdm
-    bar = tqdm(total=total, desc=what, unit="tile", delay=2, leave=False, dynamic_ncols=True, disable=None)
+    bar = tqdm(total=total, desc=what, unit=unit, delay=2, leave=False, dynamic_ncols=True, disable=None)
     try:
         yield bar.update
     finally:

@@ -12,15 +12,14 @@ default) or in luminance only (--colour luminance); PSNR is over all channels, S
 the channels'.
 """
 import argparse
-import contextlib
 import json
 import os
 import sys
 
-from train.cli import add_memory_option, common_options, open_model, setup
+from train.cli import add_memory_option, common_options, open_model, progress_bar, setup
 from train.data import DEFAULT_DATA, list_images
 from train.errors import UsageError, run_cli
-from train.evaluation import evaluate_folder
+from train.evaluation import evaluate_images
 from train.inference import COLOUR_HELP, COLOUR_MODES
 
 
@@ -31,26 +30,6 @@ def bm3d_function():
         raise UsageError("--bm3d needs the bm3d package (pip install bm3d); its licence forbids "
                        "shipping it with this project") from None
     return lambda noisy, sigma: bm3d.bm3d(noisy, sigma_psd=sigma)
-
-
-@contextlib.contextmanager
-def progress_images(folder):
-    """A bar over the folder's images with the time left (on a terminal, after 2 seconds)."""
-    from tqdm import tqdm
-    bar = tqdm(total=len(list_images(folder)), unit="image", delay=2, leave=False, dynamic_ncols=True,
-               disable=None)                            # None: quiet when stderr is not a terminal
-
-    seen = []
-
-    def next_image(name):                       # called before each image: the previous one is done
-        if seen:
-            bar.update(1)
-        seen.append(name)
-        bar.set_description(name)
-    try:
-        yield next_image
-    finally:
-        bar.close()
 
 
 def main(argv=None):
@@ -70,8 +49,9 @@ def main(argv=None):
     print(f"using the {what}, sigma {args.sigma:g}")
     if args.memory_gb <= 0:
         raise UsageError(f"--memory-gb must be positive, got {args.memory_gb:g}")
-    with progress_images(args.images) as progress:
-        results = evaluate_folder(model, args.images, args.sigma, args.device, args.seed, args.save_dir,
+    paths = list_images(args.images)                   # FileNotFoundError if none
+    with progress_bar(len(paths), os.path.basename(os.path.normpath(args.images)), unit="image") as progress:
+        results = evaluate_images(model, paths, args.sigma, args.device, args.seed, args.save_dir,
                                   bm3d_function() if args.bm3d else None, args.colour, args.memory_gb, progress)
     results["checkpoint"] = path
     if any("colour" in r for r in results["images"].values()):

@@ -14,22 +14,29 @@ MIN_SIZE = 11                  # the SSIM's 11 x 11 Gaussian window
 
 def evaluate_folder(model, folder, sigma, device="cpu", seed=0, save_dir=None, bm3d=None, colour="channels",
                     memory_gb=MEMORY_GB, progress=None):
-    """PSNR and SSIM of the model on every image of a folder; noise from numpy's generator `seed`.
+    """PSNR and SSIM of the model on every image of a folder (evaluate_images on list_images(folder))."""
+    return evaluate_images(model, list_images(folder), sigma, device, seed, save_dir, bm3d, colour, memory_gb,
+                           progress)
+
+
+def evaluate_images(model, paths, sigma, device="cpu", seed=0, save_dir=None, bm3d=None, colour="channels",
+                    memory_gb=MEMORY_GB, progress=None):
+    """PSNR and SSIM of the model on these image files, in order; noise from numpy's generator `seed`.
 
     bm3d: optionally a function (noisy, sigma_01) -> estimate to compare with (per channel).
     colour: how colour images are denoised (inference.COLOUR_MODES); memory_gb: the budget of one
-    evaluation (larger images are tiled, inference.plan_tiles); progress: called with each image's
-    name before it is denoised."""
+    evaluation (larger images are tiled, inference.plan_tiles); progress: called with 1 after each
+    image."""
+    if not paths:
+        raise ValueError("no images to evaluate on")
     rng, per_image = np.random.default_rng(seed), {}
-    for path in list_images(folder):
+    for path in paths:
         clean = load_image(path)                       # (H, W), or (H, W, 3) for a colour image
         if min(clean.shape[:2]) < MIN_SIZE:
             raise ValueError(f"{path} is {clean.shape[1]}x{clean.shape[0]} pixels: the SSIM needs images of "
                              f"at least {MIN_SIZE}x{MIN_SIZE}; remove it from the folder")
         noisy = add_noise(clean, sigma, rng)
         start = time.perf_counter()
-        if progress:
-            progress(os.path.basename(path))
         estimate = denoise_image(model, noisy, colour, device, memory_gb)
         name = os.path.basename(path)
         per_image[name] = {"psnr": psnr(clean, estimate), "ssim": ssim(clean, estimate),
@@ -43,6 +50,8 @@ def evaluate_folder(model, folder, sigma, device="cpu", seed=0, save_dir=None, b
             per_image[name].update(bm3d_psnr=psnr(clean, reference), bm3d_ssim=ssim(clean, reference))
         if save_dir:
             save_image(os.path.join(save_dir, os.path.splitext(name)[0] + "_denoised.png"), estimate)
+        if progress:
+            progress(1)
     keys = [key for key, value in next(iter(per_image.values())).items() if not isinstance(value, str)]
     means = {f"mean_{key}": float(np.mean([r[key] for r in per_image.values()])) for key in keys}
     return {"sigma": sigma, "seed": seed, "images": per_image, **means}

@@ -139,6 +139,21 @@ def test_evaluate_after_a_short_training_beats_the_noisy_input(data, tmp_path):
     assert load_grayscale(tmp_path / "clean.png").shape == load_grayscale(noisy).shape
 
 
+def test_evaluate_images_reports_each_image_once_and_equals_the_folder(data):
+    from minigrad import init
+    from n3net import build_model
+    from train.evaluation import evaluate_folder, evaluate_images
+    init.manual_seed(0)
+    model = build_model("dncnn17", depth=3, features=8, zero_init_residual=True)
+    paths, calls = list_images(data / "test"), []
+    one_by_one = evaluate_images(model, paths, 25, progress=calls.append)
+    assert calls == [1] * len(paths)
+    whole = evaluate_folder(model, data / "test", 25)
+    assert [r["psnr"] for r in whole["images"].values()] == [r["psnr"] for r in one_by_one["images"].values()]
+    with pytest.raises(ValueError, match="no images"):
+        evaluate_images(model, [], 25)
+
+
 @pytest.mark.parametrize("case", ["missing folder", "not an image", "too small", "other model", "bad value",
                                   "not a checkpoint", "no gpu"])
 def test_bad_inputs_exit_with_one_line(data, tmp_path, case):
