@@ -25,7 +25,6 @@ import numpy as np
 from bench.harness import best_times
 from layers import MSELoss
 from minigrad import backend, init, no_grad, to_device, to_numpy
-from minigrad.optim import Adam
 from n3net import build_model
 
 BATCH, CROP, EVAL_SIZE, TIMED_EVAL = 2, 80, 256, 1024
@@ -70,70 +69,19 @@ def parity():
 
 
 def timings(repeats):
-    """[(work, ours s, PyTorch s or None)] on the GPU, float32."""
-    import cupy
+    """[(work, ours s, PyTorch s or None)] on the GPU, float32: bench/vs_pytorch.py's work, on the device."""
+    from bench.vs_pytorch import evaluation, training_step
     try:
         import torch
         cuda = torch.cuda.is_available()
     except ImportError:
-        torch, cuda = None, False
-    rng = np.random.default_rng(0)
+        cuda = False
+    impls = ["ours", "pytorch"] if cuda else ["ours"]
     rows = []
     for name in ("n3net", "dncnn17"):
-        init.manual_seed(0)
-        model = build_model(name, **({"init": "released"} if name == "n3net" else {}))
-        noisy = rng.random((8, 1, CROP, CROP), dtype=np.float32)
-        clean = rng.random((8, 1, CROP, CROP), dtype=np.float32)
-        ours_model = build_model(name, **({"init": "released"} if name == "n3net" else {}))
-        ours_model.load_state_dict(model.state_dict())
-        ours_model.to("gpu")
-        x, y = to_device(noisy, "gpu"), to_device(clean, "gpu")
-        loss_fn, opt = MSELoss(), Adam(ours_model.parameters(), lr=1e-4)
-
-        def ours():
-            loss_fn.forward(ours_model.forward(x), y)
-            ours_model.zero_grad()
-            ours_model.backward(loss_fn.backward())
-            opt.step()
-            cupy.cuda.Device().synchronize()
-        timed = [ours]
-        if cuda:
-            from bench.torch_models import twin
-            net = twin(model).cuda().train()
-            topt = torch.optim.Adam(net.parameters(), lr=1e-4)
-            xt, yt = torch.from_numpy(noisy).cuda(), torch.from_numpy(clean).cuda()
-
-            def theirs():
-                loss = torch.nn.functional.mse_loss(net(xt), yt)
-                topt.zero_grad()
-                loss.backward()
-                topt.step()
-                torch.cuda.synchronize()
-            timed.append(theirs)
-        times = best_times(timed, repeats)
+        times = best_times([training_step(name, impl, "gpu") for impl in impls], repeats)
         rows.append((f"{name} training step (batch 8 of {CROP}x{CROP})", times[0], times[1] if cuda else None))
-    model = build_model("n3net", init="released").eval()
-    image = rng.random((1, 1, TIMED_EVAL, TIMED_EVAL), dtype=np.float32)
-    ours_model = build_model("n3net", init="released").eval()
-    ours_model.load_state_dict(model.state_dict())
-    ours_model.to("gpu")
-    image_gpu = to_device(image, "gpu")
-
-    def ours_eval():
-        with no_grad():
-            ours_model.forward(image_gpu)
-        cupy.cuda.Device().synchronize()
-    fns = [ours_eval]
-    if cuda:
-        from bench.torch_models import twin
-        net, image_t = twin(model).cuda().eval(), torch.from_numpy(image).cuda()
-
-        def theirs_eval():
-            with torch.no_grad():
-                net(image_t)
-            torch.cuda.synchronize()
-        fns.append(theirs_eval)
-    times = best_times(fns, repeats)
+    times = best_times([evaluation(TIMED_EVAL, impl, "gpu") for impl in impls], repeats)
     rows.append((f"n3net evaluation {TIMED_EVAL}x{TIMED_EVAL}", times[0], times[1] if cuda else None))
     return rows, cuda
 

@@ -49,15 +49,32 @@ def works(sizes):
 
 
 # ---- the work, ours and PyTorch's: each returns a function that runs it once ---------------------
-def training_step(name, impl):
+# (device "gpu": ours on CuPy, PyTorch's on CUDA, each run ending with the device synchronised;
+# bench/gpu_check.py times these)
+def synchronise(impl, device):
+    """A function that waits for the device's queued work (nothing to wait for on the CPU)."""
+    if impl == "ours":
+        from minigrad.backend import synchronize
+        return lambda: synchronize(device)
+    if device == "cpu":
+        return lambda: None
+    import torch
+    return torch.cuda.synchronize
+
+
+def training_step(name, impl, device="cpu"):
     from n3net import build_model
     model = build_model(name, **({"init": "released"} if name == "n3net" else {}))
     rng = np.random.default_rng(0)
     noisy = rng.random((BATCH, 1, CROP, CROP), dtype=np.float32)
     clean = rng.random((BATCH, 1, CROP, CROP), dtype=np.float32)
+    wait = synchronise(impl, device)
     if impl == "ours":
         from layers import MSELoss
+        from minigrad import to_device
         from minigrad.optim import Adam
+        model.to(device)
+        noisy, clean = to_device(noisy, device), to_device(clean, device)
         loss, opt = MSELoss(), Adam(model.parameters(), lr=1e-4)
         model.set_input_grad(False)                   # as in training, and as PyTorch does for data
 
@@ -66,18 +83,21 @@ def training_step(name, impl):
             model.zero_grad()
             model.backward(loss.backward())
             opt.step()
+            wait()
         return step
     import torch
     from bench.torch_models import twin
-    net = twin(model).train()
+    where = "cuda" if device == "gpu" else "cpu"
+    net = twin(model).to(where).train()
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
-    noisy, clean = torch.from_numpy(noisy), torch.from_numpy(clean)
+    noisy, clean = torch.from_numpy(noisy).to(where), torch.from_numpy(clean).to(where)
 
     def step():
         loss = torch.nn.functional.mse_loss(net(noisy), clean)
         opt.zero_grad()
         loss.backward()
         opt.step()
+        wait()
     return step
 
 
@@ -102,25 +122,31 @@ def conv_step(c, o, bias, impl):
     return step
 
 
-def evaluation(size, impl):
+def evaluation(size, impl, device="cpu"):
     from n3net import build_model
     model = build_model("n3net", init="released")
     model.eval()
     image = np.random.default_rng(0).random((1, 1, size, size), dtype=np.float32)
+    wait = synchronise(impl, device)
     if impl == "ours":
-        from minigrad import no_grad
+        from minigrad import no_grad, to_device
+        model.to(device)
+        image = to_device(image, device)
 
         def denoise():
             with no_grad():
                 model.forward(image)
+            wait()
         return denoise
     import torch
     from bench.torch_models import twin
-    net, image = twin(model).eval(), torch.from_numpy(image)
+    where = "cuda" if device == "gpu" else "cpu"
+    net, image = twin(model).to(where).eval(), torch.from_numpy(image).to(where)
 
     def denoise():
         with torch.no_grad():
             net(image)
+        wait()
     return denoise
 
 

@@ -68,6 +68,12 @@ def to_device(x, device):
     return cupy.asarray(x)
 
 
+def synchronize(device):
+    """Wait until the device has done the work queued on it (for timings; the CPU has no queue)."""
+    if check_device(device) == "gpu":
+        cupy.cuda.Device().synchronize()
+
+
 def to_numpy(x):
     """Return x as a NumPy array (copies from the GPU if needed)."""
     if cupy is not None and isinstance(x, cupy.ndarray):

@@ -106,3 +106,12 @@ def test_a_run_moves_between_cpu_and_device_and_stops_in_time(data, tmp_path):  
     timed = str(tmp_path / "timed")
     assert denoise.main(common + ["--steps", "50", "--minutes", "0.0001", "--device", "gpu", "--out", timed]) == 0
     assert 1 <= load(tmp_path / "timed" / "last.npz")["step"] < 50    # stopped by the budget (6 ms)
+
+
+def test_the_gpu_timings_run_our_work_on_the_device():
+    """bench/gpu_check.py times bench/vs_pytorch.py's work with device "gpu": on the strict backend
+    our training step and evaluation run there (any host array or implicit transfer would raise)."""
+    from bench.vs_pytorch import evaluation, training_step
+    with strict_device.installed():
+        training_step("dncnn17", "ours", "gpu")()
+        evaluation(96, "ours", "gpu")()
