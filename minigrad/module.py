@@ -14,6 +14,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .backend import check_device, device_of, get_array_module, to_device, to_numpy
+from .subnormal import flush_subnormals
 
 
 class Parameter:
@@ -127,7 +128,8 @@ class Module:
         return state
 
     def load_state_dict(self, state, strict=True):
-        """Copy arrays into the existing parameters and buffers (never rebinds p.data).
+        """Copy arrays into the existing parameters and buffers (never rebinds p.data); subnormal
+        values are stored as zero (subnormal.py: they change no output, and slow the CPU down).
 
         With strict=True, a checkpoint that does not fit raises CheckpointMismatchError
         naming the missing, unexpected and mis-shaped entries.
@@ -145,6 +147,7 @@ class Module:
         for name, array in expected.items():
             if name in state:
                 array[...] = to_device(np.asarray(state[name]), device_of(array))
+                flush_subnormals(array)                         # stored as zero: subnormal.py
 
     # ---- device and dtype -----------------------------------------------------------------
     def to(self, device=None, dtype=None):

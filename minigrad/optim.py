@@ -9,11 +9,12 @@ weight decay on biases:
 
     Adam([{"params": weights, "weight_decay": 1e-4}, {"params": biases}], lr=1e-3)
 
-Every update writes into p.data in place.
+Every update writes into p.data in place, and stores subnormal values as zero (subnormal.py).
 """
 import math
 
 from .backend import get_array_module
+from .subnormal import flush_subnormals
 
 
 class Optimizer:
@@ -40,7 +41,12 @@ class Optimizer:
     def step(self):
         for group in self.param_groups:
             for p in group["params"]:
-                self._update(p, group, self.state.setdefault(id(p), {}))
+                state = self.state.setdefault(id(p), {})
+                self._update(p, group, state)
+                flush_subnormals(p.data)           # weights decayed below 1e-38 slow the CPU down
+                for buffer in state.values():
+                    if getattr(buffer, "ndim", 0):
+                        flush_subnormals(buffer)
 
     def _update(self, p, group, state):
         raise NotImplementedError
