@@ -6,8 +6,10 @@
 #     bash models/train.sh MINUTES                  # the three runs side by side, one thread each
 #     bash models/train.sh MINUTES --device gpu     # on a GPU (CuPy), one run after the other
 #
-# Each N3Net trains for MINUTES (then saves and stops cleanly, at most one step later), and its latest
-# state is exported to models/NAME.npz (weights only: what the commands load).  Only last.npz (about
+# Each N3Net trains for MINUTES (then saves and stops cleanly, at most one step later), and its best
+# checkpoint by validation PSNR is exported to models/NAME.npz (weights only: what the commands
+# load) if it validates better than the model there (train/export.py --if-better: a shipped model
+# never gets worse while a new run catches up).  Only last.npz (about
 # 8.5 MB for an N3Net, 6.7 MB for DnCNN-17) and the logs of models/state/ are committed.  The learning rate halves every HALF_LIFE steps down to 1e-5 (--lr-half-life), whatever the
 # number of steps, so a run continued over many invocations is the same run as one trained in one go.
 # The recipe is train/denoise.py's (issue 15): weight decay outside the N3 blocks' CNNs, the released
@@ -33,7 +35,9 @@ run() {                    # run NAME ARGS...: continue (or start) models/state/
     $py train/denoise.py "$@" --steps "$STEPS" --lr-half-life "$HALF_LIFE" --lr-end 1e-5 --val-every 100 \
         --checkpoint-every 50 --no-test --device "$device" "${threads[@]}" --minutes "$minutes" \
         --out "$state/$name" "${resume[@]}" >> "$state/$name.log" 2>&1
-    $py train/export.py "$state/$name/last.npz" "models/$name.npz" >> "$state/$name.log"
+    if [ -f "$state/$name/best.npz" ]; then      # written when this invocation validated a new best
+        $py train/export.py --if-better "$state/$name/best.npz" "models/$name.npz" >> "$state/$name.log"
+    fi
 }
 step_of() {                # step_of NAME: the step models/state/NAME has reached (0 before it starts)
     [ -f "$state/$1/last.npz" ] || { echo 0; return; }

@@ -3,11 +3,16 @@ configuration, without the optimiser's state (a third of the size).
 
     python train/export.py runs/n3net-sigma25/last.npz models/n3net-sigma25.npz
 
+    python train/export.py --if-better runs/n3net-sigma25/best.npz models/n3net-sigma25.npz
+
 The exported file loads wherever a checkpoint does (train/evaluate.py, train/denoise_image.py,
 train/inspect_n3.py); it cannot resume training.  It keeps the training options, step, wall time and
-validation PSNR of the run, so models/README.md can be checked against it.
+validation PSNR of the run, so models/README.md can be checked against it.  With --if-better an
+existing target is replaced only by a checkpoint of higher validation PSNR at the same noise level
+(models/train.sh: a shipped model never gets worse while a new run catches up).
 """
 import argparse
+import json
 import os
 import sys
 
@@ -25,13 +30,39 @@ def export(source, target):
     save({key: ckpt[key] for key in KEPT if key in ckpt}, target)
 
 
+def validation(ckpt):
+    """(sigma, validation crop, best validation PSNR) of a checkpoint's run."""
+    args = json.loads(ckpt["train_args"])
+    return args["sigma"], args.get("val_crop", 256), float(ckpt["best_val_psnr"])
+
+
+def better(source, target):
+    """(True or False, why): does checkpoint `source` validate better than the model `target`?"""
+    if not os.path.exists(target):
+        return True, f"{target} does not exist yet"
+    (sigma, crop, new), (old_sigma, old_crop, old) = validation(load_checkpoint(source)), \
+        validation(load_checkpoint(target))
+    if (sigma, crop) != (old_sigma, old_crop):
+        raise UsageError(f"{source} was validated at sigma {sigma:g} on {crop}-pixel crops, {target} at sigma "
+                         f"{old_sigma:g} on {old_crop}-pixel crops: their validation PSNRs do not compare")
+    verdict = "replaced" if new > old else "kept"
+    return new > old, f"{verdict} {target}: validation PSNR {new:.2f} dB against its {old:.2f} dB"
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description="Export a training checkpoint's weights as a shipped model.")
     p.add_argument("checkpoint", help="a checkpoint written by train/denoise.py")
     p.add_argument("output", help="the .npz file to write")
+    p.add_argument("--if-better", action="store_true",
+                   help="replace an existing output only if the checkpoint's validation PSNR is higher")
     args = p.parse_args(argv)
     if not args.output.endswith(".npz"):
         raise UsageError(f"{args.output}: the output must be a .npz file")
+    if args.if_better:
+        replace, why = better(args.checkpoint, args.output)
+        print(why)
+        if not replace:
+            return 0
     export(args.checkpoint, args.output)
     print(f"wrote {args.output} ({os.path.getsize(args.output) / 1e6:.1f} MB)")
     return 0

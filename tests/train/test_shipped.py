@@ -1,4 +1,5 @@
 """Shipped models (models/, train/shipped.py), their export (train/export.py) and colour images."""
+import json
 import os
 
 import numpy as np
@@ -10,6 +11,7 @@ from n3net import build_model
 from train import denoise, denoise_image, evaluate, export, shipped
 from train.data import DEFAULT_DATA, load_image
 from train import inference
+from train.errors import UsageError
 from train.inference import RGB_TO_YCC, load_model
 
 from .test_cli import TINY, data  # noqa: F401 (the fixture)
@@ -56,6 +58,29 @@ def test_export_keeps_the_weights_and_drops_the_optimiser(data, tmp_path):  # no
     assert os.path.getsize(target) < os.path.getsize(out / "last.npz") / 2
     model = load_model(str(target))
     assert model.num_parameters() == build_model("dncnn17", depth=3, features=8).num_parameters()
+
+
+def test_export_if_better_replaces_a_model_only_by_a_better_one(data, tmp_path, capsys):  # noqa: F811
+    out = tmp_path / "run"
+    assert denoise.main(TINY + ["--steps", "2", "--val-every", "1", "--no-test", "--data", str(data),
+                                "--out", str(out)]) == 0
+    target = tmp_path / "model.npz"
+    assert export.main(["--if-better", str(out / "best.npz"), str(target)]) == 0      # none yet: written
+    assert "does not exist yet" in capsys.readouterr().out
+    shipped_state = load(target)
+    worse = dict(shipped_state, best_val_psnr=shipped_state["best_val_psnr"] + 1.0)    # the shipped is better
+    from minigrad import save
+    save(worse, target)
+    assert export.main(["--if-better", str(out / "best.npz"), str(target)]) == 0
+    assert "kept" in capsys.readouterr().out and load(target)["best_val_psnr"] == worse["best_val_psnr"]
+    save(dict(worse, best_val_psnr=worse["best_val_psnr"] - 2.0), target)             # now it is worse
+    assert export.main(["--if-better", str(out / "best.npz"), str(target)]) == 0
+    assert "replaced" in capsys.readouterr().out
+    assert load(target)["best_val_psnr"] == load(out / "best.npz")["best_val_psnr"]
+    other = dict(worse, train_args=json.dumps({**json.loads(worse["train_args"]), "sigma": 50.0}))
+    save(other, target)
+    with pytest.raises(UsageError, match="do not compare"):
+        export.main(["--if-better", str(out / "best.npz"), str(target)])
 
 
 def rgb(rng, size=32):
