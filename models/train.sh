@@ -15,6 +15,9 @@
 # The recipe is train/denoise.py's (issue 15): weight decay outside the N3 blocks' CNNs, the released
 # initialisation for N3Net.  DnCNN-17 then trains up to the step n3net-sigma25 has reached (for the
 # comparison at equal steps; it is about twice as fast per step), for at most MINUTES too.
+# Each invocation ends with each run's test evaluation (test images whole, noise seed 0), appended
+# to models/state/NAME/tests.jsonl: the PSNR against steps, one point per invocation
+# (models/curves.py draws it with the validation PSNR and BM3D).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:?usage: bash models/train.sh MINUTES [--device gpu]}
@@ -33,8 +36,14 @@ run() {                    # run NAME ARGS...: continue (or start) models/state/
     local threads=(--threads 1)
     [ "$device" = gpu ] && threads=()
     $py train/denoise.py "$@" --steps "$STEPS" --lr-half-life "$HALF_LIFE" --lr-end 1e-5 --val-every 100 \
-        --checkpoint-every 50 --no-test --device "$device" "${threads[@]}" --minutes "$minutes" \
+        --checkpoint-every 50 --device "$device" "${threads[@]}" --minutes "$minutes" \
         --out "$state/$name" "${resume[@]}" >> "$state/$name.log" 2>&1
+    # the test evaluation of this invocation's end (test.json: its best model, or the last if it
+    # validated no new best) joins the run's history, one line per invocation
+    $py -c "import json; r = json.load(open('$state/$name/test.json'))
+keep = {'step': r['step'], 'mean_psnr': r['mean_psnr'], 'mean_ssim': r['mean_ssim'],
+        'psnr': {k: v['psnr'] for k, v in r['images'].items()}, 'checkpoint': r['checkpoint'].split('/')[-1]}
+print(json.dumps(keep), file=open('$state/$name/tests.jsonl', 'a'))"
     if [ -f "$state/$name/best.npz" ]; then      # written when this invocation validated a new best
         $py train/export.py --if-better "$state/$name/best.npz" "models/$name.npz" >> "$state/$name.log"
     fi

@@ -31,3 +31,28 @@ def test_tables_from_an_evaluation(tmp_path, capsys):
     assert "| noisy input | 20.00 | 20.00 / 0.300 |" in out and "| BM3D | 31.00 | 31.00 / 0.850 |" in out
     assert "| `n3net-sigma25` | 30.00 | 30.00 / 0.800 |" in out
     assert "| `n3net-sigma25` | `--model n3net --variant reference --sigma 25.0 --steps 12 --batch-size 4` | 12 | 10 min | 29.50 dB (10) |" in out
+
+
+def test_curves_read_the_runs_histories(tmp_path):
+    spec = importlib.util.spec_from_file_location("curves", os.path.join(ROOT, "models", "curves.py"))
+    curves = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(curves)
+    state, results = tmp_path / "state", tmp_path / "results"
+    for name, offset in (("n3net-sigma25", 0.5), ("dncnn17-sigma25", 0.0), ("n3net-sigma50", -3.0)):
+        (state / name).mkdir(parents=True)
+        lines = [{"step": s, "loss": 0.1} for s in (1, 2)] + [{"step": s, "val_psnr": 28 + offset + s / 100}
+                                                              for s in (100, 200)]
+        (state / name / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in lines) + "\n")
+        (state / name / "tests.jsonl").write_text(json.dumps({"step": 200, "mean_psnr": 29 + offset}) + "\n")
+    results.mkdir()
+    (results / "n3net-sigma25.json").write_text(json.dumps({"mean_psnr": 30.0, "mean_bm3d_psnr": 31.14}))
+    (results / "official-sigma25.json").write_text(json.dumps({"mean_psnr": 31.82}))
+    found = curves.runs(str(state))
+    assert found["n3net-sigma25"] == (25.0, [(100, 29.5), (200, 30.5)], [(200, 29.5)])
+    assert found["n3net-sigma50"][0] == 50.0
+    assert curves.reference(str(results), 25, "mean_bm3d_psnr", "") == 31.14
+    assert curves.reference(str(results), 25, "mean_psnr", "official") == 31.82
+    assert curves.reference(str(results), 50, "mean_bm3d_psnr", "") is None
+    out = tmp_path / "curves.png"
+    assert curves.main(["--state", str(state), "--results", str(results), "--out", str(out)]) == 0
+    assert out.stat().st_size > 10_000

@@ -254,13 +254,16 @@ class Run:
         self.last_saved = self.step
 
     def finish(self):
-        """Curves, and with the best model by validation PSNR, example pictures and the test
-        evaluation; returns the paths written."""
+        """Curves, and with the best model by validation PSNR (the last one if best.npz is gone: a
+        resumed run whose folder kept only last.npz), example pictures and the test evaluation;
+        returns the paths written."""
         paths = [os.path.join(self.out, "curves.png")]
         plot_curves(self.records, paths[0])
-        best = os.path.join(self.out, "best.npz")
-        if os.path.exists(best):
-            self.model.load_state_dict(load_checkpoint(best)["model"])
+        chosen, step, which = os.path.join(self.out, "best.npz"), self.best_step, "best"
+        if os.path.exists(chosen):
+            self.model.load_state_dict(load_checkpoint(chosen)["model"])
+        else:
+            chosen, step, which = os.path.join(self.out, "last.npz"), self.step, "last"
         examples = [(name, noisy, denoise(self.model, noisy, self.device), clean)
                     for name, clean, noisy in self.val_images]
         paths.append(os.path.join(self.out, "examples.png"))
@@ -269,9 +272,9 @@ class Run:
             results = evaluate_folder(self.model, self.test_dir, self.config.sigma, self.device)
             paths.append(os.path.join(self.out, "test.json"))
             with open(paths[-1], "w") as f:
-                json.dump({"checkpoint": best, "step": self.best_step, **results}, f, indent=1)
-            print(f"test images ({self.test_dir}), sigma {self.config.sigma:g}, best model (step "
-                  f"{self.best_step}): noisy "
+                json.dump({"checkpoint": chosen, "step": step, **results}, f, indent=1)
+            print(f"test images ({self.test_dir}), sigma {self.config.sigma:g}, {which} model (step "
+                  f"{step}): noisy "
                   f"{results['mean_noisy_psnr']:.2f} dB -> denoised {results['mean_psnr']:.2f} dB, "
                   f"SSIM {results['mean_ssim']:.3f}")
         return paths

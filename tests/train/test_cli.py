@@ -83,6 +83,20 @@ def test_resume_continues_exactly(data, tmp_path, monkeypatch):
     assert [json.loads(line)["step"] for line in log if "loss" in line] == [1, 2, 3, 4, 5, 6]
 
 
+def test_a_resumed_run_without_best_npz_reports_its_last_model(data, tmp_path):
+    """models/train.sh keeps only last.npz between sessions: the test evaluation then says which."""
+    out = tmp_path / "run"
+    assert denoise.main(TINY + ["--steps", "4", "--val-every", "2", "--data", str(data), "--out", str(out)]) == 0
+    from minigrad import save
+    (out / "best.npz").unlink()
+    state = load(out / "last.npz")
+    save(dict(state, best_val_psnr=1e9), out / "last.npz")      # so that no later validation is a new best
+    assert denoise.main(["--out", str(out), "--resume", "--steps", "6"]) == 0
+    assert not (out / "best.npz").exists()
+    result = json.loads((out / "test.json").read_text())
+    assert result["step"] == 6 and result["checkpoint"].endswith("last.npz")
+
+
 def assert_stops_keeping_step_2(data, out, message):
     """A 6-step run checkpointing every 2 steps stops with `message` and keeps step 2's state."""
     with pytest.raises(TrainingError, match=message):

@@ -1,0 +1,99 @@
+"""Where more training takes the shipped models: PSNR against training steps (issue 16).
+
+    python models/curves.py --out docs/figures/models_curves.png
+
+One panel per noise level.  For each run in models/state/ (models/train.sh): the validation PSNR
+logged during training (central 256 x 256 crops of the validation images, a line) and the test PSNR
+at the end of each invocation of models/train.sh (test images whole, noise seed 0, from
+tests.jsonl, dots); BM3D's test PSNR (models/results/, measured by train/evaluate.py --bm3d) as a
+dashed line, and the official N3Net's published weights (converted) as a dotted one where measured.
+"""
+import argparse
+import json
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")                      # files only, no window
+import matplotlib.pyplot as plt           # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def read_jsonl(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def runs(state):
+    """{name: (sigma, [(step, val_psnr)], [(step, test_psnr)])} for every run folder in `state`."""
+    found = {}
+    for name in sorted(os.listdir(state)) if os.path.isdir(state) else []:
+        folder = os.path.join(state, name)
+        records = read_jsonl(os.path.join(folder, "metrics.jsonl"))
+        if not records:
+            continue
+        sigma = float(name.rsplit("sigma", 1)[1]) if "sigma" in name else None
+        val = [(r["step"], r["val_psnr"]) for r in records if "val_psnr" in r]
+        tests = [(r["step"], r["mean_psnr"]) for r in read_jsonl(os.path.join(folder, "tests.jsonl"))]
+        found[name] = (sigma, val, tests)
+    return found
+
+
+def reference(results, sigma, key, prefix):
+    """A mean test PSNR from the first of models/results/PREFIX*-sigmaS.json that has `key`."""
+    for name in sorted(os.listdir(results)) if os.path.isdir(results) else []:
+        if name.startswith(prefix) and name.endswith(f"sigma{sigma:g}.json"):
+            with open(os.path.join(results, name)) as f:
+                value = json.load(f).get(key)
+            if value is not None:
+                return value
+    return None
+
+
+def plot(state, results, out):
+    found = runs(state)
+    if not found:
+        raise SystemExit(f"no runs in {state}: models/train.sh has not been run")
+    sigmas = sorted({sigma for sigma, _, _ in found.values()})
+    fig, axes = plt.subplots(1, len(sigmas), figsize=(6 * len(sigmas), 4.2), squeeze=False)
+    for ax, sigma in zip(axes[0], sigmas):
+        for i, (name, (s, val, tests)) in enumerate((n, r) for n, r in found.items() if r[0] == sigma):
+            colour = f"C{i}"
+            if val:
+                ax.plot(*zip(*val), color=colour, lw=1, alpha=0.6, label=f"{name}: validation crops")
+            if tests:
+                ax.plot(*zip(*tests), "o", color=colour, label=f"{name}: test images")
+        bm3d = reference(results, sigma, "mean_bm3d_psnr", "")
+        if bm3d is not None:
+            ax.axhline(bm3d, color="k", ls="--", lw=1, label=f"BM3D, test images ({bm3d:.2f} dB)")
+        official = reference(results, sigma, "mean_psnr", "official")
+        if official is not None:
+            ax.axhline(official, color="k", ls=":", lw=1, label=f"official N3Net weights, test ({official:.2f} dB)")
+        ax.set_title(f"sigma {sigma:g}")
+        ax.set_xlabel("training step (batch of 4 crops of 80 x 80)")
+        ax.set_ylabel("PSNR (dB)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--state", default=os.path.join(HERE, "state"), help="models/train.sh's run folders")
+    p.add_argument("--results", default=os.path.join(HERE, "results"), help="evaluate.py --json results")
+    p.add_argument("--out", default=os.path.join(os.path.dirname(HERE), "docs", "figures", "models_curves.png"))
+    args = p.parse_args(argv)
+    plot(args.state, args.results, args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
