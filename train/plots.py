@@ -14,7 +14,7 @@ def plot_curves(records, path):
     weights = [r for r in train if "n3_weights" in r]
     panels = 2 + bool(n3) + bool(weights)
     fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4))
-    ax_loss, ax_psnr = axes[:2]
+    ax_loss, ax_psnr, *extra = axes
     if train:
         steps = np.array([r["step"] for r in train])
         loss = np.array([r["loss"] for r in train])
@@ -29,9 +29,9 @@ def plot_curves(records, path):
     ax_psnr.set(xlabel="step", ylabel="PSNR (dB)", title="validation PSNR")
     ax_psnr.grid(alpha=0.3)
     if n3:
-        plot_saturation(n3, axes[2])
-    if weights:
-        plot_collapse(weights, axes[3])
+        plot_saturation(n3, extra.pop(0))
+    if weights:                                     # also when no diagnostic was logged yet (step 1)
+        plot_collapse(weights, extra.pop(0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

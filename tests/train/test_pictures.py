@@ -74,3 +74,12 @@ def test_compare_draws_every_model(data, tmp_path, capsys):  # noqa: F811
     assert capsys.readouterr().out.count("dB on the whole image") == 2 and out.exists()
     with pytest.raises(UsageError, match="does not fit the 50x40 image"):
         compare.main(["--models", ckpt, "--image", str(image), "--crop", "20", "30", "30"])
+
+
+def test_curves_of_a_run_stopped_before_its_first_n3_diagnostic(tmp_path):
+    """An N3 run stopped at step 1 has logged its weights' size but no saturation diagnostic yet."""
+    from train.plots import plot_curves
+    weights = [{"block": "stages.1", "embedding_rms": [0.1, 0.02, 0.03], "temperature_rms": [0.1, 0.02, 0.01]}]
+    records = [{"step": 1, "loss": 0.3, "n3_weights": weights}, {"step": 1, "val_psnr": 20.1}]
+    plot_curves(records, str(tmp_path / "curves.png"))
+    assert (tmp_path / "curves.png").stat().st_size > 5_000
