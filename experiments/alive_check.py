@@ -6,7 +6,8 @@ Per run folder (train/denoise.py --out, or an archive of export_weights.py --arc
 the smallest ratio over the block's embedding and temperature convolutions of the weight RMS at
 the last logged step to the RMS after step 1 (metrics.jsonl, key n3_weights), and, on the run's
 last.npz (best.npz for an archive) in evaluation mode on 8 noisy 80 x 80 crops of the test images
-(train/diagnose.py's defaults), the median n_eff, the saturated fraction and the collapse flag.
+(train/diagnose.py's defaults), the median n_eff, the median temperature, the saturated fraction
+and the collapse flag.
 A block passes when the ratio is at least 0.5, the median n_eff at most 128 of 224, at most 10 %
 of the queries are saturated and it is not flagged collapsed.
 """
@@ -40,7 +41,7 @@ def rows(folder):
                   and block["saturated"] <= MAX_SATURATED and not block["collapsed"])
         out.append(f"| {os.path.basename(os.path.normpath(folder))} | {test['mean_psnr']:.2f} / {test['mean_ssim']:.3f} | "
                    f"{block['block']} | {ratio:.2f} (steps {first['step']} -> {last['step']}) | "
-                   f"{block['n_eff_median']:.1f} | {100 * block['saturated']:.1f} % | "
+                   f"{block['n_eff_median']:.1f} | {block['t_median']:.3f} | {100 * block['saturated']:.1f} % | "
                    f"{block['separation_median']:.2f} | {'yes' if passed else 'NO'} |")
     return out
 
@@ -50,7 +51,7 @@ def main(argv=None):
     p.add_argument("runs", nargs="+", help="run folders")
     args = p.parse_args(argv)
     print("| run | test PSNR / SSIM | block | smallest N3 CNN weight RMS, last / step 1 | median n_eff "
-          "(eval, test crops) | saturated | separation | passes |\n|---|---|---|---|---|---|---|---|")
+          "(eval, test crops) | median t | saturated | separation | passes |\n|---|---|---|---|---|---|---|---|---|")
     for folder in args.runs:
         print("\n".join(rows(folder)))
     return 0
