@@ -14,7 +14,7 @@
 #   dncnn17-decay-all           DnCNN-17 with the first round's decay (every weight and scale)
 #   knn-block, n3net-light, n3net (paper form), n3net-reference (the released code's form)
 #   n3net-BEST-seed1            the better N3Net form again with seed 1 (BEST=paper or reference)
-#   n3net-BEST-tmax              that N3Net with its temperatures held at most 0.2 (twice their
+#   n3net-BEST-tmax             that N3Net with its temperatures held at most 0.2 (twice their
 #                               initial scale), so that no block can average its window broadly
 #   n3net-BEST-frozen           that N3Net with its embedding and temperature CNNs frozen at
 #                               their initialisation: does a learned embedding beat a random one?
