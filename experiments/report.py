@@ -91,6 +91,9 @@ def time_table(runs):
         a = run["args"]
         options = f"--model {a['model']}" + (f" --variant {a['variant']}" if a.get("variant", "paper") != "paper" else "") \
             + (" --no-distance-bn" if not a.get("distance_bn", True) else "") \
+            + (f" --max-temperature {a['max_temperature']:g}" if a.get("max_temperature") is not None else "") \
+            + (" --freeze-n3" if a.get("freeze_n3") else "") \
+            + (f" --decay-scope {a['decay_scope']}" if a.get("decay_scope", "backbone") != "backbone" else "") \
             + f" --init {a.get('init', 'default')} --seed {a['seed']}"
         sec = run["seconds"]
         time = f"{sec / 60:.1f} min" if sec is not None else "-"

@@ -13,7 +13,8 @@
 # 8.5 MB for an N3Net, 6.7 MB for DnCNN-17) and the logs of models/state/ are committed.  The learning rate halves every HALF_LIFE steps down to 1e-5 (--lr-half-life), whatever the
 # number of steps, so a run continued over many invocations is the same run as one trained in one go.
 # The recipe is train/denoise.py's (issue 15): weight decay outside the N3 blocks' CNNs, the released
-# initialisation for N3Net.  DnCNN-17 then trains up to the step n3net-sigma25 has reached (for the
+# initialisation for N3Net, and the N3 blocks' temperatures held at most 0.2 (--max-temperature:
+# every block stays selective at no cost in PSNR, docs/experiments.md, Table 1 with the recipe).  DnCNN-17 then trains up to the step n3net-sigma25 has reached (for the
 # comparison at equal steps; it is about twice as fast per step), for at most MINUTES too.
 # Each invocation ends with each run's test evaluation (test images whole, noise seed 0), appended
 # to models/state/NAME/tests.jsonl: the PSNR against steps, one point per invocation
@@ -60,11 +61,11 @@ catch_up() {               # DnCNN-17 trains up to the step n3net-sigma25 has re
     fi
 }
 if [ "$device" = gpu ]; then
-    run n3net-sigma25 --model n3net --sigma 25
-    run n3net-sigma50 --model n3net --sigma 50
+    run n3net-sigma25 --model n3net --sigma 25 --max-temperature 0.2
+    run n3net-sigma50 --model n3net --sigma 50 --max-temperature 0.2
 else
-    run n3net-sigma25 --model n3net --sigma 25 &
-    run n3net-sigma50 --model n3net --sigma 50 &
+    run n3net-sigma25 --model n3net --sigma 25 --max-temperature 0.2 &
+    run n3net-sigma50 --model n3net --sigma 50 --max-temperature 0.2 &
     wait
 fi
 catch_up
