@@ -16,6 +16,7 @@
 #   n3net-BEST-seed1            the better N3Net form again with seed 1 (BEST=paper or reference)
 #   n3net-BEST-tmax             that N3Net with its temperatures held at most 0.2 (twice their
 #                               initial scale), so that no block can average its window broadly
+#   n3net-BEST-tmax-seed1       the same with seed 1
 #   n3net-BEST-frozen           that N3Net with its embedding and temperature CNNs frozen at
 #                               their initialisation: does a learned embedding beat a random one?
 # Usage: [BEST=paper|reference] [QUEUE=1|2 (one of the two only)] bash experiments/table1_recipe.sh [MINUTES, default 170] [out, default runs/table1r]
@@ -56,13 +57,14 @@ queue1() {
     row n3net-reference --model n3net --variant reference
     row "n3net-$best-seed1" --model n3net "${variant[@]}" --seed 1
     row knn-block --model knn-block
+    row dncnn17-decay-all --model dncnn17 --decay-scope all
 }
 queue2() {
     row dncnn17-seed1 --model dncnn17 --seed 1
     row n3net-light --model n3net-light
     row "n3net-$best-tmax" --model n3net "${variant[@]}" --max-temperature 0.2
     row "n3net-$best-frozen" --model n3net "${variant[@]}" --freeze-n3
-    row dncnn17-decay-all --model dncnn17 --decay-scope all
+    row "n3net-$best-tmax-seed1" --model n3net "${variant[@]}" --max-temperature 0.2 --seed 1
 }
 case ${QUEUE:-both} in
     1) queue1 ;;
