@@ -34,7 +34,7 @@ def image_of(megapixels, colour=False):
 
 
 def worker(megapixels, colour_mode, threads):
-    """One measurement in this process: (seconds, peak MB above the start, tiles)."""
+    """One measurement in this process: (seconds, peak MiB above the start, tiles)."""
     from minigrad.threads import set_num_threads
     from train.inference import denoise_image, load_model, plan_tiles
     from train.shipped import shipped_path
@@ -67,7 +67,7 @@ def main():
     if args.colour:
         runs += [(args.megapixels[0], "channels"), (args.megapixels[0], "luminance")]
     print(f"n3net-sigma25, {args.threads} threads, default memory budget; peak = resident memory above the "
-          f"process's before denoising (the image itself included)")
+          f"process's just before denoising (the noisy image already loaded; the result included)")
     print("| image | pixels | tiles | time | peak memory | time per megapixel | memory per pixel |")
     print("|---|---|---|---|---|---|---|")
     for megapixels, mode in runs:
@@ -78,7 +78,7 @@ def main():
             continue
         r = json.loads(done.stdout.strip().splitlines()[-1])
         label = f"{megapixels:g} MP" + ("" if mode == "gray" else f" colour, {mode}")
-        print(f"| {label} | {r['pixels'] / 1e6:.1f} M | {r['tiles']} | {r['seconds']:.0f} s | {r['peak_mb']:.0f} MB "
+        print(f"| {label} | {r['pixels'] / 1e6:.1f} M | {r['tiles']} | {r['seconds']:.0f} s | {r['peak_mb']:.0f} MiB "
               f"| {r['seconds'] / (r['pixels'] / 1e6):.1f} s | {r['peak_mb'] * 2 ** 20 / r['pixels']:.0f} B |",
               flush=True)
     return 0
