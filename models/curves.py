@@ -29,14 +29,14 @@ def read_jsonl(path):
 
 
 def runs(state):
-    """{name: (sigma, [(step, val_psnr)], [(step, test_psnr)])} for every run folder in `state`."""
+    """{name: (sigma, [(step, val_psnr)], [(step, test_psnr)])} for every run folder MODEL-sigmaS in `state`."""
     found = {}
     for name in sorted(os.listdir(state)) if os.path.isdir(state) else []:
         folder = os.path.join(state, name)
         records = read_jsonl(os.path.join(folder, "metrics.jsonl"))
-        if not records:
+        if not records or "-sigma" not in name:          # the runs are named MODEL-sigmaS
             continue
-        sigma = float(name.rsplit("sigma", 1)[1]) if "sigma" in name else None
+        sigma = float(name.rsplit("-sigma", 1)[1])
         val = [(r["step"], r["val_psnr"]) for r in records if "val_psnr" in r]
         tests = [(r["step"], r["mean_psnr"]) for r in read_jsonl(os.path.join(folder, "tests.jsonl"))]
         found[name] = (sigma, val, tests)
