@@ -48,9 +48,10 @@ def default_init(opts):
 
 def model_options(opts):
     """build_model's options for the run's --model, --depth, --features, --init, --variant,
-    --distance-norm, --max-temperature and --no-distance-bn.  The project's initialisation ("default") starts every DnCNN as the identity
-    (zero_init_residual); "released" is the released N3Net code's, without that.  Without --init,
-    N3 models take "released" and the others "default": what trained each best (docs/experiments.md)."""
+    --distance-norm, --max-temperature and --no-distance-bn.  The project's initialisation
+    ("default") starts every DnCNN as the identity (zero_init_residual); "released" is the
+    released N3Net code's, without that.  Without --init, N3 models take "released" and the
+    others "default": what trained each best (docs/experiments.md)."""
     options = {k: opts[k] for k in ("depth", "features") if opts.get(k) is not None}
     if default_init(opts) != "default":
         options["init"] = default_init(opts)
@@ -66,8 +67,8 @@ def model_options(opts):
     if opts.get("max_temperature") is not None:
         n3_options["max_temperature"] = opts["max_temperature"]
     if n3_options and opts["model"] not in N3_MODELS:
-        raise ValueError(f"--variant, --distance-norm, --max-temperature and --no-distance-bn apply to the N3 block: use them with "
-                       f"{' or '.join(N3_MODELS)}, not {opts['model']}")
+        raise ValueError(f"--variant, --distance-norm, --max-temperature and --no-distance-bn apply to the N3 "
+                         f"block: use them with {' or '.join(N3_MODELS)}, not {opts['model']}")
     return {**options, **n3_options}
 
 
