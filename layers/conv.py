@@ -90,7 +90,8 @@ class Conv2d(Module):
         if self.same:
             grid, x_grid = kernels.Grid.of(self._x_shape, self.geometry), self._saved("_x_grid")
             dy_grid = grid.write(dy, self._shared_grid("conv_dy_grid", grid, dy))          # (O, G + slack)
-            self.weight.grad += kernels.same_backward_weight(x_grid, dy_grid, grid, self.kernel_size)
+            self.weight.grad += kernels.same_backward_weight(x_grid, dy_grid, grid, self.kernel_size,
+                                                             self._buffers(dy))
             if not self.input_grad:
                 return None
             dx = kernels.same_backward_data(self.weight.data, dy_grid, grid, xp.empty(self._x_shape, dy.dtype),

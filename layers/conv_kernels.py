@@ -23,7 +23,8 @@ Shape legend
    into y (and the bias added) while it is still in cache: no (O, G) array is ever made.
    dx is the same sum over the zero-padded dy with the kernel flipped in space and O, C swapped;
    dW[:, :, i, j] = dy_on_x @ g[:, s(i, j) : s(i, j) + G]^T, where dy_on_x is dy on x's grid
-   (zero on the padding).  grid_correlate evaluates the sum in one of two ways, chosen by
+   (zero on the padding), summed block of positions by block, the T taps of a block one after the
+   other while the block is in cache.  grid_correlate evaluates the sum in one of two ways, chosen by
    the number of input rows of the product (measured on 2 cores with bench/vs_pytorch.py):
      - few input rows (< SHIFTED_MIN_ROWS, e.g. the 1- and 8-channel inputs of N3Net): copy the
        T shifted views into an im2col block (T c rows) and do one product per block;
@@ -167,13 +168,23 @@ def same_backward_data(weight, dy_grid, grid, out, scratch):
     return grid_correlate(taps, dy_grid, grid, out, scratch)
 
 
-def same_backward_weight(x_grid, dy_grid, grid, kernel_size):
-    """dL/dweight (O, C, kH, kW) = per tap, dy_on_x @ x_grid[:, s : s + G]^T."""
+def same_backward_weight(x_grid, dy_grid, grid, kernel_size, scratch=None):
+    """dL/dweight (O, C, kH, kW) = per tap, dy_on_x @ x_grid[:, s : s + G]^T.
+
+    Done a block of grid positions at a time, the T taps' products of one block one after the
+    other, so that the block of dy and of x (a few MB) is read from memory once, not T times."""
     xp = get_array_module(x_grid)
+    scratch = scratch or (lambda name, shape: xp.empty(shape, x_grid.dtype))
     offset = grid.pH * grid.Wp + grid.pW                 # dy on x's grid: dy's grid shifted back
     dy_on_x = dy_grid[:, offset:offset + grid.G]                                 # (O, G)
-    taps = xp.stack([xp.matmul(dy_on_x, x_grid[:, s:s + grid.G].T) for s in grid.shifts])   # (T, O, C)
-    O, C = taps.shape[1:]
+    (O, C), T = (dy_grid.shape[0], x_grid.shape[0]), len(grid.shifts)
+    taps = xp.zeros((T, O, C), x_grid.dtype)                                     # (T, O, C)
+    partial = scratch("conv_weight_partial", (O, C))
+    for r0, r1 in grid.row_blocks(O + C):
+        a, b = r0 * grid.Wp, r1 * grid.Wp                                        # grid positions [a, b)
+        for t, s in enumerate(grid.shifts):
+            xp.matmul(dy_on_x[:, a:b], x_grid[:, a + s:b + s].T, out=partial)
+            taps[t] += partial
     return taps.transpose(1, 2, 0).reshape(O, C, *kernel_size)
 
 

@@ -223,17 +223,32 @@ def squared_distances_backward(dD, Q, X):
 
 
 def aggregate(W, x):
-    """The k neighbour volumes Z = W x: W (B, N, k, M), x (B, M, F) -> Z (B, N, k, F)."""
-    B, N, k, M = W.shape
-    Z = get_array_module(x).matmul(W.reshape(B, N * k, M), x)          # (B, N*k, F)
-    return Z.reshape(B, N, k, x.shape[2])
+    """The k neighbour volumes Z = W x: W (B, N, k, M), x (B, M, F) -> Z (B, N, k, F).
+
+    Z is a view of a (B, k, F, N) array, the layout in which the N3 block folds the neighbours
+    back into images (n3block.fold_tile): per batch item and neighbour, Z^j^T = x^T W^j^T, so no
+    transposing copy is ever made (the products read the transposed views, as BLAS can)."""
+    Zt = get_array_module(x).matmul(x.transpose(0, 2, 1)[:, None], W.transpose(0, 2, 3, 1))   # (B, k, F, N)
+    return Zt.transpose(0, 3, 1, 2)                                    # (B, N, k, F) view
 
 
 def aggregate_backward_x(W, dZ):
-    """dL/dx = sum over queries and neighbours of w dZ: (B, M, F)."""
-    B, N, k, M = W.shape
-    return get_array_module(dZ).matmul(W.reshape(B, N * k, M).transpose(0, 2, 1),
-                                       dZ.reshape(B, N * k, -1))       # (B, M, F)
+    """dL/dx = sum over queries and neighbours of w dZ: (B, M, F), a view of a (B, F, M) array;
+    dZ (B, N, k, F) is read as (B, k, F, N) (aggregate's layout: no copy when it is stored so)."""
+    xp = get_array_module(dZ)
+    dZt = dZ.transpose(0, 2, 3, 1)                                     # (B, k, F, N)
+    dxt = xp.matmul(dZt[:, 0], W[:, :, 0])                             # (B, F, M)
+    partial = xp.empty_like(dxt)
+    for j in range(1, W.shape[2]):
+        dxt += xp.matmul(dZt[:, j], W[:, :, j], out=partial)
+    return dxt.transpose(0, 2, 1)                                      # (B, M, F) view
+
+
+def aggregate_backward_weights(dZ, x):
+    """dL/dW (B, N, k, M) = dZ x^T per neighbour, a view of a (B, k, N, M) array."""
+    dZt = dZ.transpose(0, 2, 3, 1)                                     # (B, k, F, N)
+    dWt = get_array_module(dZ).matmul(dZt.transpose(0, 1, 3, 2), x.transpose(0, 2, 1)[:, None])  # (B, k, N, M)
+    return dWt.transpose(0, 2, 1, 3)                                   # (B, N, k, M) view
 
 
 # ---- the selections: forward(x, D, t) -> (Z, cache), backward(dZ, cache) -> (dx, dD, dt) --------------
@@ -261,10 +276,8 @@ class ContinuousSelection:
 
     def backward(self, dZ, cache):
         x, W = cache.x, cache.weights
-        B, N, k, M = W.shape
-        dZ = dZ.reshape(B, N * k, -1)                   # (B, N*k, F): one copy, if dZ is a view
         dx = aggregate_backward_x(W, dZ)                                     # (B, M, F)
-        dW = get_array_module(dZ).matmul(dZ, x.transpose(0, 2, 1)).reshape(B, N, k, M)
+        dW = aggregate_backward_weights(dZ, x)                               # (B, N, k, M)
         dD, dt = knn_weights_backward(dW, W, cache.alphas, cache.D, cache.t, self.variant)
         return dx, dD, dt
 

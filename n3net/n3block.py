@@ -91,7 +91,8 @@ def fold_tile(Z, tile, grid, neighbours):
     (B, k, C, Hp, Wp), each at the place of its query patch."""
     B, nq, k, F = Z.shape
     (rows, cols), size = grid.pixels(tile)
-    patches = Z.transpose(0, 2, 3, 1).reshape(B * k, F, nq)           # (B k, F, nq): fold's layout
+    patches = Z.transpose(0, 2, 3, 1).reshape(B * k, F, nq)           # (B k, F, nq): fold's layout, a
+    #                                                                   view when Z is knn.aggregate's
     neighbours[..., rows, cols] += fold(patches, size, grid.patch_size, grid.stride).reshape(
         *neighbours.shape[:3], *size)
 
@@ -102,6 +103,7 @@ def unfold_tile(dneighbours, tile, grid):
     (rows, cols), size = grid.pixels(tile)
     patches = unfold(dneighbours[..., rows, cols].reshape(B * k, C, *size),
                      grid.patch_size, grid.stride)                     # (B k, F, nq)
+    # a view of the (B, k, F, nq) patches: the layout in which the selection's backward reads dZ
     return patches.reshape(B, k, patches.shape[1], -1).transpose(0, 3, 1, 2)
 
 
