@@ -9,7 +9,9 @@ evaluations the peak memory of each:
   * N3Net and DnCNN-17 training steps: batch 8 of 80 x 80, forward, MSE, backward, Adam;
     PyTorch runs the twin of our network (bench/torch_models.py) with our weights;
   * every convolution shape of N3Net, forward + backward (input and weight gradients) on (8, C, 80, 80);
-  * N3Net evaluation (eval mode, no gradients) of one grayscale image per size.
+  * N3Net evaluation (eval mode, no gradients) of one grayscale image per size;
+and after the DnCNN-17 row, the fraction of the machine's GEMM peak (a 4096^3 product, measured in
+its own process) that each DnCNN-17 step reaches with its 170 GFLOP of products.
 Each measurement runs in a fresh process: the best time of --repeats runs after a warm-up,
 and the peak memory is the process's peak resident memory (VmHWM) during the warm-up and the
 runs, minus its resident memory just before (the model and the input already built), so that
@@ -196,6 +198,12 @@ def main():
     args = parser.parse_args()
     if args.worker:
         work, impl = args.worker
+        if work == "gemm peak":                      # the machine's GEMM peak, GFLOP/s
+            from bench.speed_layers import gemm_peak
+            from minigrad.threads import set_num_threads
+            set_num_threads(args.threads)
+            print(json.dumps({"gflops": gemm_peak(args.repeats)}))
+            return
         seconds, mb = measure(work, impl, args.repeats, args.threads)
         print(json.dumps({"seconds": seconds, "mb": mb}))
         return
@@ -217,6 +225,7 @@ def main():
         header += (f" {'before peak':>11}" if before_root else "") + f" {'ours peak':>10}"
         header += f" {'PyTorch peak':>13} {'ratio':>6}" if "pytorch" in impls else ""
         print(header)
+        dncnn17 = None                               # the DnCNN-17 row, for the GEMM-peak fractions
         for work in args.only or works(args.sizes):
             repeats = 1 if work.endswith("1024") else args.repeats
             rounds = 1 if "eval" in work and int(work.split()[-1]) >= 512 else args.rounds
@@ -227,6 +236,19 @@ def main():
                     r[impl] = m if impl not in r else {"seconds": min(m["seconds"], r[impl]["seconds"]),
                                                        "mb": r[impl]["mb"]}
             print(format_row(work, r), flush=True)
+            if work == "dncnn17 step":
+                dncnn17 = r
+        if dncnn17:
+            print(gemm_fractions(dncnn17, run_worker("gemm peak", "ours", 3, args.threads)["gflops"]))
+
+
+def gemm_fractions(r, peak):
+    """The fraction of the GEMM peak that each DnCNN-17 step reaches: its products' FLOP / time."""
+    from bench.speed_layers import DNCNN17_FLOP
+    parts = [f"{name} {DNCNN17_FLOP / r[impl]['seconds'] / 1e9 / peak:.0%}"
+             for impl, name in (("before", "before"), ("ours", "ours"), ("pytorch", "PyTorch")) if impl in r]
+    return (f"DnCNN-17 step: {DNCNN17_FLOP / 1e9:.0f} GFLOP of products; GEMM peak (4096^3) {peak:.0f} "
+            f"GFLOP/s; fraction of it reached: " + ", ".join(parts))
 
 
 def format_row(work, r):

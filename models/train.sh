@@ -15,9 +15,10 @@
 # The recipe is train/denoise.py's (issue 15): weight decay outside the N3 blocks' CNNs, the released
 # initialisation for N3Net, and the N3 blocks' temperatures held at most 0.2 (--max-temperature:
 # every block stays selective at no cost in PSNR, docs/experiments.md, Table 1 with the recipe).  DnCNN-17 then trains up to the step n3net-sigma25 has reached (for the
-# comparison at equal steps; it is about twice as fast per step), for at most MINUTES too.
+# comparison at equal steps; it is about twice as fast per step), for at most MINUTES too, while
+# n3net-sigma50 goes on on the other core for about as long (its own budget is the larger one).
 # Each invocation ends with each run's test evaluation (test images whole, noise seed 0), appended
-# to models/state/NAME/tests.jsonl: the PSNR against steps, one point per invocation
+# to models/state/NAME/tests.jsonl: the PSNR against steps, one point per run
 # (models/curves.py draws it with the validation PSNR and BM3D).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +38,7 @@ run() {                    # run NAME ARGS...: continue (or start) models/state/
     local threads=(--threads 1)
     [ "$device" = gpu ] && threads=()
     $py train/denoise.py "$@" --steps "$STEPS" --lr-half-life "$HALF_LIFE" --lr-end 1e-5 --val-every 100 \
-        --checkpoint-every 50 --device "$device" "${threads[@]}" --minutes "$minutes" \
+        --checkpoint-every 50 --device "$device" "${threads[@]}" --minutes "${RUN_MINUTES:-$minutes}" \
         --out "$state/$name" "${resume[@]}" >> "$state/$name.log" 2>&1
     # the test evaluation of this invocation's end (test.json: its best model, or the last if it
     # validated no new best) joins the run's history, one line per invocation
@@ -53,11 +54,35 @@ step_of() {                # step_of NAME: the step models/state/NAME has reache
     [ -f "$state/$1/last.npz" ] || { echo 0; return; }
     $py -c "from minigrad import load; print(int(load('$state/$1/last.npz')['step']))"
 }
-catch_up() {               # DnCNN-17 trains up to the step n3net-sigma25 has reached: equal steps
-    local target
+catch_up_minutes() {       # catch_up_minutes FROM TO: about how long DnCNN-17 takes from step FROM to TO
+    $py - "$@" <<'PY'
+import json, sys
+def seconds_per_step(name):
+    try:
+        last = [json.loads(line) for line in open(f"models/state/{name}/metrics.jsonl") if '"seconds"' in line][-1]
+        return last["seconds"] / last["step"]
+    except (OSError, IndexError):
+        return None
+first, target = map(int, sys.argv[1:3])
+dncnn = seconds_per_step("dncnn17-sigma25")
+if dncnn is None and seconds_per_step("n3net-sigma25") is not None:
+    dncnn = seconds_per_step("n3net-sigma25") / 2          # DnCNN-17 is about twice as fast per step
+print(max(1, round((target - first) * dncnn / 60)) if dncnn else 10 ** 6)   # unknown: the cap decides
+PY
+}
+catch_up() {               # DnCNN-17 trains up to the step n3net-sigma25 has reached: equal steps;
+    local target start     # meanwhile (on the CPU) n3net-sigma50 goes on on the other core
     target=$(step_of n3net-sigma25)
-    if [ "$(step_of dncnn17-sigma25)" -lt "$target" ]; then
-        STEPS=$target run dncnn17-sigma25 --model dncnn17 --sigma 25
+    start=$(step_of dncnn17-sigma25)
+    if [ "$start" -lt "$target" ]; then
+        STEPS=$target run dncnn17-sigma25 --model dncnn17 --sigma 25 &
+        if [ "$device" = cpu ]; then
+            local budget
+            budget=$(catch_up_minutes "$start" "$target")
+            [ "$budget" -gt "$minutes" ] && budget=$minutes
+            RUN_MINUTES=$budget run n3net-sigma50 --model n3net --sigma 50 --max-temperature 0.2 &
+        fi
+        wait
     fi
 }
 if [ "$device" = gpu ]; then
