@@ -7,6 +7,7 @@ logged during training (central 256 x 256 crops of the validation images, a line
 at the end of each invocation of models/train.sh (test images whole, noise seed 0, from
 tests.jsonl, dots); BM3D's test PSNR (models/results/, measured by train/evaluate.py --bm3d) as a
 dashed line, and the official N3Net's published weights (converted) as a dotted one where measured.
+Prints the table of the test points (progress below): steps, crops, time, PSNR, the N3 blocks' diagnostics.
 """
 import argparse
 import json
@@ -41,6 +42,28 @@ def runs(state):
         tests = [(r["step"], r["mean_psnr"]) for r in read_jsonl(os.path.join(folder, "tests.jsonl"))]
         found[name] = (sigma, val, tests)
     return found
+
+
+def progress(state, batch_size=4):
+    """The markdown table of every run's test points (tests.jsonl): step, crops seen, training
+    time to that step (metrics.jsonl's seconds: steps and validations), test PSNR (mean and brick)
+    and, for an N3Net, each block's median n_eff, saturated share, median t and separation on test
+    crops (train/diagnose.py), with COLLAPSED where the collapse diagnostic flags it."""
+    lines = ["| run | step | crops | training time | test PSNR (brick) | N3 blocks on test crops: n_eff, "
+             "saturated, t, separation |", "|---|---|---|---|---|---|"]
+    for name in sorted(os.listdir(state)) if os.path.isdir(state) else []:
+        folder = os.path.join(state, name)
+        seconds = {r["step"]: r["seconds"] for r in read_jsonl(os.path.join(folder, "metrics.jsonl"))
+                   if "seconds" in r}
+        for t in read_jsonl(os.path.join(folder, "tests.jsonl")):
+            minutes = f"{seconds[t['step']] / 60:.0f} min" if t["step"] in seconds else "-"
+            brick = t.get("psnr", {}).get("brick.png")
+            blocks = "; ".join(f"{b['block']}: {b['n_eff_median']:.0f}, {b['saturated']:.0%}, {b['t_median']:.3f}, "
+                               f"{b['separation_median']:.2f}" + (" COLLAPSED" if b["collapsed"] else "")
+                               for b in t.get("blocks", [])) or "-"
+            lines.append(f"| {name} | {t['step']} | {t['step'] * batch_size:,} | {minutes} | {t['mean_psnr']:.2f}"
+                         + (f" ({brick:.2f})" if brick is not None else "") + f" | {blocks} |")
+    return "\n".join(lines)
 
 
 def reference(results, sigma, key, prefix):
@@ -91,6 +114,7 @@ def main(argv=None):
     p.add_argument("--out", default=os.path.join(os.path.dirname(HERE), "docs", "figures", "models_curves.png"))
     args = p.parse_args(argv)
     plot(args.state, args.results, args.out)
+    print(progress(args.state))
     print(f"wrote {args.out}")
     return 0
 

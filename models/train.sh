@@ -41,11 +41,25 @@ run() {                    # run NAME ARGS...: continue (or start) models/state/
         --checkpoint-every 50 --device "$device" "${threads[@]}" --minutes "${RUN_MINUTES:-$minutes}" \
         --out "$state/$name" "${resume[@]}" >> "$state/$name.log" 2>&1
     # the test evaluation of this invocation's end (test.json: its best model, or the last if it
-    # validated no new best) joins the run's history, one line per invocation
-    $py -c "import json; r = json.load(open('$state/$name/test.json'))
-keep = {'step': r['step'], 'mean_psnr': r['mean_psnr'], 'mean_ssim': r['mean_ssim'],
-        'psnr': {k: v['psnr'] for k, v in r['images'].items()}, 'checkpoint': r['checkpoint'].split('/')[-1]}
-print(json.dumps(keep), file=open('$state/$name/tests.jsonl', 'a'))"
+    # validated no new best) joins the run's history, one line per run, with (for an N3Net) the
+    # saturation and collapse diagnostic of its blocks on test crops (train/diagnose.py)
+    rm -f "$state/$name/diagnose.json"
+    if [[ $name == n3net* ]]; then
+        $py train/diagnose.py --checkpoint "$($py -c "import json; print(json.load(open('$state/$name/test.json'))['checkpoint'])")" \
+            "${threads[@]}" --device "$device" --json "$state/$name/diagnose.json" >> "$state/$name.log" 2>&1
+    fi
+    $py - "$state/$name" <<'PY'
+import json, os, sys
+folder = sys.argv[1]
+r = json.load(open(os.path.join(folder, "test.json")))
+keep = {"step": r["step"], "mean_psnr": r["mean_psnr"], "mean_ssim": r["mean_ssim"],
+        "psnr": {k: v["psnr"] for k, v in r["images"].items()}, "checkpoint": r["checkpoint"].split("/")[-1]}
+if os.path.exists(os.path.join(folder, "diagnose.json")):
+    blocks = json.load(open(os.path.join(folder, "diagnose.json")))["blocks"]
+    keep["blocks"] = [{k: b[k] for k in ("block", "n_eff_median", "saturated", "t_median", "separation_median",
+                                         "collapsed")} for b in blocks]
+print(json.dumps(keep), file=open(os.path.join(folder, "tests.jsonl"), "a"))
+PY
     if [ -f "$state/$name/best.npz" ]; then      # written when this invocation validated a new best
         $py train/export.py --if-better "$state/$name/best.npz" "models/$name.npz" >> "$state/$name.log"
     fi

@@ -43,7 +43,14 @@ def test_curves_read_the_runs_histories(tmp_path):
         lines = [{"step": s, "loss": 0.1} for s in (1, 2)] + [{"step": s, "val_psnr": 28 + offset + s / 100}
                                                               for s in (100, 200)]
         (state / name / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in lines) + "\n")
-        (state / name / "tests.jsonl").write_text(json.dumps({"step": 200, "mean_psnr": 29 + offset}) + "\n")
+        lines += [{"step": 200, "loss": 0.1, "seconds": 600.0}]
+        (state / name / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in lines) + "\n")
+        blocks = [{"block": "stages.1", "n_eff_median": 30.4, "saturated": 0.02, "t_median": 0.084,
+                   "separation_median": 0.33, "collapsed": False},
+                  {"block": "stages.3", "n_eff_median": 224.0, "saturated": 0.0, "t_median": 0.097,
+                   "separation_median": 1e-6, "collapsed": True}] if name.startswith("n3net") else []
+        (state / name / "tests.jsonl").write_text(json.dumps({"step": 200, "mean_psnr": 29 + offset,
+                                                              "psnr": {"brick.png": 31.0}, "blocks": blocks}) + "\n")
     results.mkdir()
     (results / "n3net-sigma25.json").write_text(json.dumps({"mean_psnr": 30.0, "mean_bm3d_psnr": 31.14}))
     (results / "official-sigma25.json").write_text(json.dumps({"mean_psnr": 31.82}))
@@ -53,6 +60,10 @@ def test_curves_read_the_runs_histories(tmp_path):
     assert curves.reference(str(results), 25, "mean_bm3d_psnr", "") == 31.14
     assert curves.reference(str(results), 25, "mean_psnr", "official") == 31.82
     assert curves.reference(str(results), 50, "mean_bm3d_psnr", "") is None
+    table = curves.progress(str(state)).splitlines()
+    assert table[2] == "| dncnn17-sigma25 | 200 | 800 | 10 min | 29.00 (31.00) | - |"
+    assert table[3] == ("| n3net-sigma25 | 200 | 800 | 10 min | 29.50 (31.00) | stages.1: 30, 2%, 0.084, 0.33; "
+                        "stages.3: 224, 0%, 0.097, 0.00 COLLAPSED |")
     out = tmp_path / "curves.png"
     assert curves.main(["--state", str(state), "--results", str(results), "--out", str(out)]) == 0
     assert out.stat().st_size > 10_000
