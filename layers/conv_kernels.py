@@ -23,8 +23,8 @@ Shape legend
    into y (and the bias added) while it is still in cache: no (O, G) array is ever made.
    dx is the same sum over the zero-padded dy with the kernel flipped in space and O, C swapped;
    dW[:, :, i, j] = dy_on_x @ g[:, s(i, j) : s(i, j) + G]^T, where dy_on_x is dy on x's grid
-   (zero on the padding), summed block of positions by block, the T taps of a block one after the
-   other while the block is in cache.  grid_correlate evaluates the sum in one of two ways, chosen by
+   (zero on the padding): T products over the whole grid, or, for few input rows, one product per
+   block of positions with an im2col block (as below).  grid_correlate evaluates the sum in one of two ways, chosen by
    the number of input rows of the product (measured on 2 cores with bench/vs_pytorch.py):
      - few input rows (< SHIFTED_MIN_ROWS, e.g. the 1- and 8-channel inputs of N3Net): copy the
        T shifted views into an im2col block (T c rows) and do one product per block;
@@ -168,24 +168,32 @@ def same_backward_data(weight, dy_grid, grid, out, scratch):
     return grid_correlate(taps, dy_grid, grid, out, scratch)
 
 
-def same_backward_weight(x_grid, dy_grid, grid, kernel_size, scratch=None):
-    """dL/dweight (O, C, kH, kW) = per tap, dy_on_x @ x_grid[:, s : s + G]^T.
-
-    Done a block of grid positions at a time, the T taps' products of one block one after the
-    other, so that the block of dy and of x (a few MB) is read from memory once, not T times."""
+def same_backward_weight(x_grid, dy_grid, grid, kernel_size, scratch=None, shifted_min_rows=None):
+    """dL/dweight (O, C, kH, kW) = per tap, dy_on_x @ x_grid[:, s : s + G]^T, by the method of
+    grid_correlate for the C input rows (measured on 2 cores, docs/performance.md):
+      - many (>= shifted_min_rows): one product (O, G) @ (G, C) per tap, straight from the shifted view;
+      - few (the 1- and 8-channel inputs): block by block, the T shifted views of the block copied
+        into an im2col block (T C, b - a), one (O, T C) product per block: for 8 -> 64 1.3-1.7x
+        faster than T products only C wide."""
     xp = get_array_module(x_grid)
-    scratch = scratch or (lambda name, shape: xp.empty(shape, x_grid.dtype))
+    shifted_min_rows = SHIFTED_MIN_ROWS if shifted_min_rows is None else shifted_min_rows
     offset = grid.pH * grid.Wp + grid.pW                 # dy on x's grid: dy's grid shifted back
     dy_on_x = dy_grid[:, offset:offset + grid.G]                                 # (O, G)
     (O, C), T = (dy_grid.shape[0], x_grid.shape[0]), len(grid.shifts)
-    taps = xp.zeros((T, O, C), x_grid.dtype)                                     # (T, O, C)
-    partial = scratch("conv_weight_partial", (O, C))
-    for r0, r1 in grid.row_blocks(O + C):
+    if C >= shifted_min_rows:
+        taps = xp.stack([xp.matmul(dy_on_x, x_grid[:, s:s + grid.G].T) for s in grid.shifts])   # (T, O, C)
+        return taps.transpose(1, 2, 0).reshape(O, C, *kernel_size)
+    scratch = scratch or (lambda name, shape: xp.empty(shape, x_grid.dtype))
+    dweight = xp.zeros((O, T * C), x_grid.dtype)                                 # (O, (t, c))
+    partial = scratch("conv_weight_partial", (O, T * C))
+    for r0, r1 in grid.row_blocks(O + T * C):
         a, b = r0 * grid.Wp, r1 * grid.Wp                                        # grid positions [a, b)
+        col = scratch("conv_weight_col", (T * C, b - a))                         # (T C, b - a)
         for t, s in enumerate(grid.shifts):
-            xp.matmul(dy_on_x[:, a:b], x_grid[:, a + s:b + s].T, out=partial)
-            taps[t] += partial
-    return taps.transpose(1, 2, 0).reshape(O, C, *kernel_size)
+            col[t * C:(t + 1) * C] = x_grid[:, a + s:b + s]
+        xp.matmul(dy_on_x[:, a:b], col.T, out=partial)
+        dweight += partial
+    return dweight.reshape(O, T, C).transpose(0, 2, 1).reshape(O, C, *kernel_size)
 
 
 def unfold_forward(x, weight, geometry):

@@ -14,7 +14,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .backend import check_device, device_of, get_array_module, to_device, to_numpy
-from .subnormal import flush_subnormals
+from .subnormal import flush_negligible, flush_subnormals
 
 
 class Parameter:
@@ -128,8 +128,9 @@ class Module:
         return state
 
     def load_state_dict(self, state, strict=True):
-        """Copy arrays into the existing parameters and buffers (never rebinds p.data); subnormal
-        values are stored as zero (subnormal.py: they change no output, and slow the CPU down).
+        """Copy arrays into the existing parameters and buffers (never rebinds p.data); negligible
+        weights and subnormal values are stored as zero (subnormal.py: they change no output, and
+        slow the CPU down).
 
         With strict=True, a checkpoint that does not fit raises CheckpointMismatchError
         naming the missing, unexpected and mis-shaped entries.
@@ -147,7 +148,8 @@ class Module:
         for name, array in expected.items():
             if name in state:
                 array[...] = to_device(np.asarray(state[name]), device_of(array))
-                flush_subnormals(array)                         # stored as zero: subnormal.py
+                # stored as zero (subnormal.py): negligible weights, subnormal buffer entries
+                (flush_negligible if name in targets else flush_subnormals)(array)
 
     # ---- device and dtype -----------------------------------------------------------------
     def to(self, device=None, dtype=None):

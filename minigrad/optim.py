@@ -14,7 +14,7 @@ Every update writes into p.data in place, and stores subnormal values as zero (s
 import math
 
 from .backend import get_array_module
-from .subnormal import flush_subnormals
+from .subnormal import flush_negligible, flush_subnormals
 
 
 class Optimizer:
@@ -43,7 +43,7 @@ class Optimizer:
             for p in group["params"]:
                 state = self.state.setdefault(id(p), {})
                 self._update(p, group, state)
-                flush_subnormals(p.data)           # weights decayed below 1e-38 slow the CPU down
+                flush_negligible(p.data)           # weights decayed to nothing slow the CPU down
                 for buffer in state.values():
                     if getattr(buffer, "ndim", 0):
                         flush_subnormals(buffer)

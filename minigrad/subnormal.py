@@ -31,3 +31,29 @@ def flush_subnormals(x):
         # with no data-dependent shape, so a GPU does not wait for it
         x *= xp.abs(x) >= float(np.finfo(x.dtype).tiny)
     return x
+
+
+def flush_negligible(w):
+    """Set to zero, in place, the entries of a parameter array below eps^2 times its largest
+    magnitude (float32: 2^-46 = 1.4e-14 times it; float64: 2^-104), and the subnormal ones; returns w.
+
+    Weight decay under Adam's L2 (minigrad/optim.py) drives the weights that the data leaves alone,
+    those reading a channel that a ReLU has switched off for good, down geometrically: after 1600
+    steps of the N3Net recipe, 38 % of stages.0.body.2.weight was below 1e-30 (24 of its 64 input
+    channels dead).  Such a weight is not subnormal itself, but its products with gradients of 1e-7
+    are, and one backward-data product then took 0.74 s instead of 0.06 s: a trained N3Net's
+    training step 2.98 s against a fresh one's 2.16 s (one thread, batch 4).  A weight eps^2
+    times smaller than the largest of its array cannot change a sum in which that one takes part
+    (float32 resolves 2^-24 of it) unless its input is 2^22 times larger, and a dead channel's
+    input is 0: the outputs stay the same (tested), the products stay fast."""
+    xp = get_array_module(w)
+    if w.dtype.kind != "f" or not w.size:
+        return w
+    info = np.finfo(w.dtype)
+    magnitude = xp.abs(w)
+    largest = magnitude.max()
+    # relative to the largest finite magnitude (with an inf or NaN in w, only the subnormal ones);
+    # 0-d arrays throughout, so that a GPU does not wait for the threshold
+    threshold = xp.maximum(xp.where(xp.isfinite(largest), largest * info.eps ** 2, 0), info.tiny)
+    w *= magnitude >= threshold
+    return w

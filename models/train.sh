@@ -58,7 +58,10 @@ if os.path.exists(os.path.join(folder, "diagnose.json")):
     blocks = json.load(open(os.path.join(folder, "diagnose.json")))["blocks"]
     keep["blocks"] = [{k: b[k] for k in ("block", "n_eff_median", "saturated", "t_median", "separation_median",
                                          "collapsed")} for b in blocks]
-print(json.dumps(keep), file=open(os.path.join(folder, "tests.jsonl"), "a"))
+path = os.path.join(folder, "tests.jsonl")
+history = [json.loads(line) for line in open(path) if line.strip()] if os.path.exists(path) else []
+if not history or history[-1]["step"] != keep["step"]:      # a run that validated no new best: no new point
+    print(json.dumps(keep), file=open(path, "a"))
 PY
     if [ -f "$state/$name/best.npz" ]; then      # written when this invocation validated a new best
         $py train/export.py --if-better "$state/$name/best.npz" "models/$name.npz" >> "$state/$name.log"

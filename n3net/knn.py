@@ -47,10 +47,19 @@ from minigrad.module import Module
 
 
 def log_softmax(logits):
-    """Stable log-softmax over the last axis; entries of -inf stay -inf (weight 0)."""
+    """Stable log-softmax over the last axis; entries of -inf stay -inf (weight 0).
+
+    A weight below the dtype's smallest normal number (log w < log 2^-126, about -87.3, in
+    float32) is taken as exactly 0 (log w = -inf): it would be subnormal, and a selective block
+    (a low temperature: first logits spread over more than 87) has many of them, which turn the
+    aggregation products W x and W^T dZ into the CPU's microcode, 35 times slower (minigrad/
+    subnormal.py; docs/performance.md).  Such a weight changes no sum it enters by more than
+    1e-38, and the entry behaves as a non-candidate of this step only (alpha is unchanged)."""
     xp = get_array_module(logits)
     shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
+    log_w = shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
+    log_tiny = float(np.log(np.finfo(logits.dtype).tiny))
+    return xp.where(log_w >= log_tiny, log_w, -xp.inf)
 
 
 def log1m_exp(log_w, w=None):

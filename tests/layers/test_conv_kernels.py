@@ -72,14 +72,16 @@ def test_grid_correlate_is_the_sum_of_shifted_products(rng, monkeypatch, method,
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("chunk", [1 << 21, 64])           # one block, or one grid row per block
-def test_backward_weight_is_the_sum_over_the_grid(rng, monkeypatch, chunk):
+def test_backward_weight_is_the_sum_over_the_grid(rng, monkeypatch, method, chunk):
     monkeypatch.setattr(kernels, "CHUNK_ELEMENTS", chunk)
+    monkeypatch.setattr(kernels, "SHIFTED_MIN_ROWS", METHODS[method])
     geometry = kernels.ConvGeometry.of((3, 5), 1, (1, 2), 1)
     N, C, O, H, W = 3, 4, 2, 5, 6
     grid = kernels.Grid.of((N, C, H, W), geometry)
     x_grid, dy_grid = rng.standard_normal(grid.shape(C)), rng.standard_normal(grid.shape(O))
-    assert len(grid.row_blocks(O + C)) == (1 if chunk > 64 else N * grid.Hp)
+    assert len(grid.row_blocks(O + 15 * C)) == (1 if chunk > 64 else N * grid.Hp)
     offset = grid.pH * grid.Wp + grid.pW
     expected = np.stack([dy_grid[:, offset:offset + grid.G] @ x_grid[:, s:s + grid.G].T for s in grid.shifts],
                         axis=-1).reshape(O, C, 3, 5)                              # (O, C, kH, kW)

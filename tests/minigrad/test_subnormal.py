@@ -6,7 +6,7 @@ import pytest
 from layers import Conv2d
 from minigrad import Parameter, no_grad
 from minigrad.optim import SGD, Adam, AdamW
-from minigrad.subnormal import flush_subnormals
+from minigrad.subnormal import flush_negligible, flush_subnormals
 
 
 def subnormal(x):
@@ -52,12 +52,49 @@ def test_optimiser_steps_store_subnormal_parameters_and_moments_as_zero(optimize
     p.grad[...] = 0 if optimizer is SGD else np.array([1e-20, 0, 0], np.float32)
     opt.step()
     assert not subnormal(p.data).any()
-    if optimizer is SGD:                                    # 3e-38 * (1 - 0.5) = 1.5e-38 is normal
-        np.testing.assert_array_equal(p.data, np.array([1.5e-38, 0.5, 0], np.float32))   # -1e-38 flushed
-        opt.step()                                          # 7.5e-39 would be subnormal
-        np.testing.assert_array_equal(p.data, np.array([0, 0.25, 0], np.float32))
+    if optimizer is SGD:            # 1.5e-38 is normal but negligible beside 0.5 (flush_negligible)
+        np.testing.assert_array_equal(p.data, np.array([0, 0.5, 0], np.float32))
     else:                                                   # v = (1 - 0.999) * 1e-40 is subnormal
         state = opt.state[id(p)]
         assert state["exp_avg_sq"][0] == 0 and state["exp_avg"][0] == np.float32(1e-21)
         for name in ("exp_avg", "exp_avg_sq"):
             assert not subnormal(state[name]).any()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_negligible_weights_are_those_below_eps_squared_of_the_largest(dtype):
+    eps2 = float(np.finfo(dtype).eps) ** 2
+    x = np.array([-2.0, 2.0 * eps2 * 1.01, -2.0 * eps2 * 0.99, 1e-30, 0, np.finfo(dtype).tiny / 2], dtype)
+    expected = np.array([-2.0, x[1], 0, 1e-30 if dtype == np.float64 else 0, 0, 0], dtype)
+    assert flush_negligible(x) is x
+    np.testing.assert_array_equal(x, expected)
+    small = np.array([1e-30, 1e-31, np.finfo(dtype).tiny / 4], dtype)          # all tiny: relative to 1e-30
+    np.testing.assert_array_equal(flush_negligible(small), np.array([1e-30, 1e-31, 0], dtype))
+    for bad in (np.inf, np.nan):                            # a diverged weight: only subnormals go
+        y = np.array([bad, 1e-30, np.finfo(dtype).tiny / 2], dtype)
+        flush_negligible(y)
+        assert y[1] == dtype(1e-30) and y[2] == 0 and (np.isinf(y[0]) if bad == np.inf else np.isnan(y[0]))
+
+
+def test_dead_channel_weights_are_flushed_on_load_and_by_steps_without_changing_outputs(rng):
+    """A filter that reads a channel a ReLU switched off keeps weights of 1e-35 (decay, no data):
+    not subnormal, but its products with gradients are; they are stored as zero."""
+    conv = Conv2d(8, 8, 3, padding=1)
+    weights = conv.weight.data.copy()
+    weights[:, :3] *= 1e-33                                 # three dead input channels
+    x = rng.standard_normal((1, 8, 16, 16)).astype(np.float32)
+    x[:, :3] = 0                                            # what a dead ReLU passes on
+    conv.weight.data[...] = weights
+    with no_grad():
+        before = conv.forward(x).copy()
+    state = conv.state_dict()
+    state["weight"] = weights
+    conv.load_state_dict(state)
+    assert (conv.weight.data[:, :3] == 0).all() and (conv.weight.data[:, 3:] == weights[:, 3:]).all()
+    with no_grad():
+        np.testing.assert_array_equal(conv.forward(x), before)
+    conv.weight.data[...] = weights
+    opt = Adam(conv.parameters(), lr=1e-3)
+    conv.weight.grad[...] = 0
+    opt.step()
+    assert (conv.weight.data[:, :3] == 0).all()
