@@ -9,19 +9,16 @@ with subnormal numbers somewhere (docs/performance.md, "Subnormal weights").
 """
 import argparse
 import json
-import os
 import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from bench.harness import best_times  # noqa: E402
-from layers import MSELoss  # noqa: E402
-from minigrad import load  # noqa: E402
-from minigrad.optim import Adam  # noqa: E402
-from minigrad.threads import set_num_threads  # noqa: E402
-from n3net import build_model  # noqa: E402
+from bench.harness import best_times
+from layers import MSELoss
+from minigrad import load
+from minigrad.optim import Adam
+from minigrad.threads import set_num_threads
+from n3net import build_model
 
 
 def step_function(config, weights, sigma=25.0):
