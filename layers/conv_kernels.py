@@ -119,6 +119,15 @@ class Grid:
                 out[n, :, h0:h1] = block[:, n * self.Hp + h0 - r0:n * self.Hp + h1 - r0, :self.W]
 
 
+def im2col_block(g, grid, a, b, col):
+    """The T shifted views of grid positions [a, b) of g (c, G + slack), one under the other, in
+    col (T c, b - a): row t c + i is g[i, a + s_t : b + s_t].  Returns col."""
+    c = g.shape[0]
+    for t, s in enumerate(grid.shifts):
+        col[t * c:(t + 1) * c] = g[:, a + s:b + s]
+    return col
+
+
 def grid_correlate(taps, g, grid, out, scratch, bias=None, shifted_min_rows=None):
     """out[n, :, h, w] = sum_t taps[t] @ g[:, q + shifts[t]] (+ bias), q the grid position of (n, h, w).
 
@@ -136,9 +145,7 @@ def grid_correlate(taps, g, grid, out, scratch, bias=None, shifted_min_rows=None
         a, b = r0 * grid.Wp, r1 * grid.Wp                                    # grid positions [a, b)
         block = scratch("conv_block", (R, b - a))
         if im2col:                                   # copy the T shifted views, one product
-            col = scratch("conv_col", (T * c, b - a))                        # (T c, b - a)
-            for t, s in enumerate(grid.shifts):
-                col[t * c:(t + 1) * c] = g[:, a + s:b + s]
+            col = im2col_block(g, grid, a, b, scratch("conv_col", (T * c, b - a)))   # (T c, b - a)
             xp.matmul(taps_col, col, out=block)
         else:                                        # T products straight from the shifted views
             xp.matmul(taps[0], g[:, a + grid.shifts[0]:b + grid.shifts[0]], out=block)
@@ -188,9 +195,7 @@ def same_backward_weight(x_grid, dy_grid, grid, kernel_size, scratch=None, shift
     partial = scratch("conv_weight_partial", (O, T * C))
     for r0, r1 in grid.row_blocks(O + T * C):
         a, b = r0 * grid.Wp, r1 * grid.Wp                                        # grid positions [a, b)
-        col = scratch("conv_weight_col", (T * C, b - a))                         # (T C, b - a)
-        for t, s in enumerate(grid.shifts):
-            col[t * C:(t + 1) * C] = x_grid[:, a + s:b + s]
+        col = im2col_block(x_grid, grid, a, b, scratch("conv_weight_col", (T * C, b - a)))   # (T C, b - a)
         xp.matmul(dy_on_x[:, a:b], col.T, out=partial)
         dweight += partial
     return dweight.reshape(O, T, C).transpose(0, 2, 1).reshape(O, C, *kernel_size)

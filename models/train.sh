@@ -72,18 +72,20 @@ step_of() {                # step_of NAME: the step models/state/NAME has reache
     $py -c "from minigrad import load; print(int(load('$state/$1/last.npz')['step']))"
 }
 catch_up_minutes() {       # catch_up_minutes FROM TO: about how long DnCNN-17 takes from step FROM to TO
-    $py - "$@" <<'PY'
-import json, sys
+    $py - "$state" "$@" <<'PY'
+import json, os, sys
 def seconds_per_step(name):
     try:
-        last = [json.loads(line) for line in open(f"models/state/{name}/metrics.jsonl") if '"seconds"' in line][-1]
+        with open(os.path.join(sys.argv[1], name, "metrics.jsonl")) as f:
+            last = [json.loads(line) for line in f if '"seconds"' in line][-1]
         return last["seconds"] / last["step"]
     except (OSError, IndexError):
         return None
-first, target = map(int, sys.argv[1:3])
+first, target = map(int, sys.argv[2:4])
 dncnn = seconds_per_step("dncnn17-sigma25")
-if dncnn is None and seconds_per_step("n3net-sigma25") is not None:
-    dncnn = seconds_per_step("n3net-sigma25") / 2          # DnCNN-17 is about twice as fast per step
+if dncnn is None:
+    n3net = seconds_per_step("n3net-sigma25")
+    dncnn = n3net / 2 if n3net else None                   # DnCNN-17 is about twice as fast per step
 print(max(1, round((target - first) * dncnn / 60)) if dncnn else 10 ** 6)   # unknown: the cap decides
 PY
 }

@@ -42,7 +42,6 @@ def test_curves_read_the_runs_histories(tmp_path):
         (state / name).mkdir(parents=True)
         lines = [{"step": s, "loss": 0.1} for s in (1, 2)] + [{"step": s, "val_psnr": 28 + offset + s / 100}
                                                               for s in (100, 200)]
-        (state / name / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in lines) + "\n")
         lines += [{"step": 200, "loss": 0.1, "seconds": 600.0}]
         (state / name / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in lines) + "\n")
         blocks = [{"block": "stages.1", "n_eff_median": 30.4, "saturated": 0.02, "t_median": 0.084,
