@@ -14,6 +14,7 @@ import sys
 
 from minigrad import load
 from train.plots import plot_curves
+from train.records import read_jsonl
 
 # BM3D on the test images, whole, sigma 25 (data/README.md: measured when the data set was assembled)
 BM3D_SIGMA25 = {"ascent": 31.33, "brick": 34.94, "camera": 29.86, "coins": 28.58, "einstein": 30.04,
@@ -24,8 +25,7 @@ def read_run(folder):
     """What the tables need from one run folder."""
     with open(os.path.join(folder, "test.json")) as f:
         test = json.load(f)
-    with open(os.path.join(folder, "metrics.jsonl")) as f:
-        records = [json.loads(line) for line in f if line.strip()]
+    records = read_jsonl(os.path.join(folder, "metrics.jsonl"))
     last = os.path.join(folder, "last.npz")     # an archived run (export_weights.py --archive) has best.npz only
     ckpt = load(last if os.path.exists(last) else os.path.join(folder, "best.npz"))
     args = json.loads(ckpt["train_args"])
@@ -142,9 +142,8 @@ def main(argv=None):
     if args.curves:
         os.makedirs(args.curves, exist_ok=True)
         for folder, run in zip(folders, runs):
-            with open(os.path.join(folder, "metrics.jsonl")) as f:
-                plot_curves([json.loads(line) for line in f if line.strip()],
-                            os.path.join(args.curves, f"{run['name']}_curves.png"))
+            plot_curves(read_jsonl(os.path.join(folder, "metrics.jsonl")),
+                        os.path.join(args.curves, f"{run['name']}_curves.png"))
     print(f"Test images whole, sigma {runs[0]['test']['sigma']:g}, noise seed {runs[0]['test']['seed']}, "
           f"best model by validation PSNR. PSNR (dB):\n")
     print(psnr_table(runs), "\n\nSSIM:\n")

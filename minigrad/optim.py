@@ -277,6 +277,21 @@ class ExponentialDecayLR(LRScheduler):
         self.start_factor, self.start_step = self.factor(self.last_step), self.last_step
         self.total_steps = total_steps
 
+    def take_over(self, schedule):
+        """Go on from another schedule where it stands: from its step s0 and learning rate, decay to
+        end_lr at total_steps, factor(step) = f0 (end_lr / (base_lr f0)) ** ((step - s0) / (total_steps
+        - s0)) with schedule's base_lr and factor f0 at s0.  The cool-down branch of a run trained at a
+        slowly falling rate (train/denoise.py --cooldown-from): the rate does not jump.  Returns self."""
+        if self.total_steps <= schedule.last_step:
+            raise ValueError(f"cannot decay to step {self.total_steps}: the schedule taken over is at step "
+                             f"{schedule.last_step}")
+        self.base_lrs = list(schedule.base_lrs)
+        self.start_step = self.last_step = schedule.last_step
+        self.start_factor = schedule.factor(schedule.last_step)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+        return self
+
     def state_dict(self):
         return {**super().state_dict(), "total_steps": self.total_steps, "start_step": self.start_step,
                 "start_factor": self.start_factor}

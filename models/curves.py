@@ -5,7 +5,7 @@
 One panel per noise level.  For each run in models/state/ (models/train.sh): the validation PSNR
 logged during training (central 256 x 256 crops of the validation images, a line) and the test PSNR
 at the end of each invocation of models/train.sh (test images whole, noise seed 0, from
-tests.jsonl, dots); BM3D's test PSNR (models/results/, measured by train/evaluate.py --bm3d) as a
+tests.jsonl, dots; stars for the cool-down branches); BM3D's test PSNR (models/results/, measured by train/evaluate.py --bm3d) as a
 dashed line, and the official N3Net's published weights (converted) as a dotted one where measured.
 Prints the table of the test points (progress below): steps, crops, time, PSNR, the N3 blocks' diagnostics.
 """
@@ -19,18 +19,15 @@ import matplotlib
 matplotlib.use("Agg")                      # files only, no window
 import matplotlib.pyplot as plt           # noqa: E402
 
+from train.records import read_jsonl       # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def read_jsonl(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def runs(state):
-    """{name: (sigma, [(step, val_psnr)], [(step, test_psnr)])} for every run folder MODEL-sigmaS in `state`."""
+    """{name: (sigma, [(step, val_psnr)], [(step, test_psnr)], [(step, cooled test_psnr)])} for every run
+    folder MODEL-sigmaS in `state`: its validation, the test points of the run itself and those of its
+    cool-down branches (models/train.sh)."""
     found = {}
     for name in sorted(os.listdir(state)) if os.path.isdir(state) else []:
         folder = os.path.join(state, name)
@@ -39,14 +36,17 @@ def runs(state):
             continue
         sigma = float(name.rsplit("-sigma", 1)[1])
         val = [(r["step"], r["val_psnr"]) for r in records if "val_psnr" in r]
-        tests = [(r["step"], r["mean_psnr"]) for r in read_jsonl(os.path.join(folder, "tests.jsonl"))]
-        found[name] = (sigma, val, tests)
+        points = read_jsonl(os.path.join(folder, "tests.jsonl"))
+        tests = [(r["step"], r["mean_psnr"]) for r in points if not r.get("cooldown")]
+        cooled = [(r["step"], r["mean_psnr"]) for r in points if r.get("cooldown")]
+        found[name] = (sigma, val, tests, cooled)
     return found
 
 
 def progress(state, batch_size=4):
-    """The markdown table of every run's test points (tests.jsonl): step, crops seen, training
-    time to that step (metrics.jsonl's seconds: steps and validations), test PSNR (mean and brick)
+    """The markdown table of every run's test points (tests.jsonl; a cool-down branch's named with
+    its length and where it left the run): step, crops seen, training time to that step (the point's
+    own, else metrics.jsonl's seconds: steps and validations), test PSNR (mean and brick)
     and, for an N3Net, each block's median n_eff, saturated share, median t and separation on test
     crops (train/diagnose.py), with COLLAPSED where the collapse diagnostic flags it."""
     lines = ["| run | step | crops | training time | test PSNR (brick) | N3 blocks on test crops: n_eff, "
@@ -56,12 +56,14 @@ def progress(state, batch_size=4):
         seconds = {r["step"]: r["seconds"] for r in read_jsonl(os.path.join(folder, "metrics.jsonl"))
                    if "seconds" in r}
         for t in read_jsonl(os.path.join(folder, "tests.jsonl")):
-            minutes = f"{seconds[t['step']] / 60:.0f} min" if t["step"] in seconds else "-"
+            spent = t.get("seconds", seconds.get(t["step"]))
+            minutes = f"{spent / 60:.0f} min" if spent is not None else "-"
+            run = name + (f", cool-down {t['cooldown']} from {t['branched_at']}" if t.get("cooldown") else "")
             brick = t.get("psnr", {}).get("brick.png")
             blocks = "; ".join(f"{b['block']}: {b['n_eff_median']:.0f}, {b['saturated']:.0%}, {b['t_median']:.3f}, "
                                f"{b['separation_median']:.2f}" + (" COLLAPSED" if b["collapsed"] else "")
                                for b in t.get("blocks", [])) or "-"
-            lines.append(f"| {name} | {t['step']} | {t['step'] * batch_size:,} | {minutes} | {t['mean_psnr']:.2f}"
+            lines.append(f"| {run} | {t['step']} | {t['step'] * batch_size:,} | {minutes} | {t['mean_psnr']:.2f}"
                          + (f" ({brick:.2f})" if brick is not None else "") + f" | {blocks} |")
     return "\n".join(lines)
 
@@ -81,15 +83,17 @@ def plot(state, results, out):
     found = runs(state)
     if not found:
         raise SystemExit(f"no runs in {state}: models/train.sh has not been run")
-    sigmas = sorted({sigma for sigma, _, _ in found.values()})
+    sigmas = sorted({run[0] for run in found.values()})
     fig, axes = plt.subplots(1, len(sigmas), figsize=(6 * len(sigmas), 4.2), squeeze=False)
     for ax, sigma in zip(axes[0], sigmas):
-        for i, (name, (s, val, tests)) in enumerate((n, r) for n, r in found.items() if r[0] == sigma):
+        for i, (name, (s, val, tests, cooled)) in enumerate((n, r) for n, r in found.items() if r[0] == sigma):
             colour = f"C{i}"
             if val:
                 ax.plot(*zip(*val), color=colour, lw=1, alpha=0.6, label=f"{name}: validation crops")
             if tests:
                 ax.plot(*zip(*tests), "o", color=colour, label=f"{name}: test images")
+            if cooled:
+                ax.plot(*zip(*cooled), "*", ms=11, color=colour, label=f"{name}: cool-down branch, test images")
         bm3d = reference(results, sigma, "mean_bm3d_psnr", "")
         if bm3d is not None:
             ax.axhline(bm3d, color="k", ls="--", lw=1, label=f"BM3D, test images ({bm3d:.2f} dB)")

@@ -4,6 +4,8 @@
 # models/state/NAME/ and is committed, so every invocation continues every run where it stopped:
 #
 #     bash models/train.sh MINUTES                  # the three runs side by side, one thread each
+#     bash models/train.sh MINUTES --cooldown 0     # the runs only, no cool-down branches
+#     bash models/train.sh 0                        # the cool-down branches only
 #     bash models/train.sh MINUTES --device gpu     # on a GPU (CuPy), one run after the other
 #
 # Each N3Net trains for MINUTES (then saves and stops cleanly, at most one step later), and its best
@@ -20,51 +22,86 @@
 # Each invocation ends with each run's test evaluation (test images whole, noise seed 0), appended
 # to models/state/NAME/tests.jsonl: the PSNR against steps, one point per run
 # (models/curves.py draws it with the validation PSNR and BM3D).
+# Then the cool-down branches: the learning rate of a run that keeps going stays high (it halves
+# every HALF_LIFE steps), and a model at a high rate validates 1-2 dB below what it holds.  So each
+# invocation also branches each run at its last step into models/state/NAME/cooldown/ (train/denoise.py
+# --cooldown-from: the rate falls from the run's to 1e-5 over COOLDOWN steps; the run itself goes on
+# next time from where it was, untouched: the constant-then-cool-down schedule of Hagele et al. 2024,
+# "Scaling laws and compute-optimal training beyond fixed training durations").  The branch's test
+# point joins tests.jsonl (with "cooldown": its steps), and its best by validation is exported if it
+# validates better than the shipped model.  The branch's weights are not kept (only its logs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-minutes=${1:?usage: bash models/train.sh MINUTES [--device gpu]}
+usage="usage: bash models/train.sh MINUTES [--cooldown STEPS] [--device cpu|gpu]"
+minutes=${1:?$usage}
 shift
 device=cpu
-if [ "${1:-}" = "--device" ]; then device=${2:?--device cpu or gpu}; shift 2; fi
+COOLDOWN=400               # steps of each cool-down branch (0: none)
+while [ $# -gt 0 ]; do
+    case $1 in
+        --device) device=${2:?--device cpu or gpu}; shift 2 ;;
+        --cooldown) COOLDOWN=${2:?--cooldown STEPS}; shift 2 ;;
+        *) echo "$usage" >&2; exit 2 ;;
+    esac
+done
 state=models/state
 py=.venv/bin/python
 HALF_LIFE=3000
 STEPS=1000000              # the N3Nets' cap, never reached: MINUTES bounds each invocation
 mkdir -p "$state"
+threads=(--threads 1)
+[ "$device" = gpu ] && threads=()
 run() {                    # run NAME ARGS...: continue (or start) models/state/NAME, then export its best
     local name=$1; shift
     local resume=()
     [ -f "$state/$name/last.npz" ] && resume=(--resume)
-    local threads=(--threads 1)
-    [ "$device" = gpu ] && threads=()
     $py train/denoise.py "$@" --steps "$STEPS" --lr-half-life "$HALF_LIFE" --lr-end 1e-5 --val-every 100 \
         --checkpoint-every 50 --device "$device" "${threads[@]}" --minutes "${RUN_MINUTES:-$minutes}" \
         --out "$state/$name" "${resume[@]}" >> "$state/$name.log" 2>&1
+    record "$name" "$state/$name"
+}
+cooldown() {               # cooldown NAME: a cool-down branch of models/state/NAME at its last step
+    local name=$1 folder=$state/$1/cooldown
+    [ -f "$state/$name/last.npz" ] || return 0
+    rm -rf "$folder"
+    $py train/denoise.py --cooldown-from "$state/$name/last.npz" --cooldown "$COOLDOWN" --val-every 100 \
+        --checkpoint-every 50 --device "$device" "${threads[@]}" --out "$folder" >> "$state/$name.log" 2>&1
+    record "$name" "$folder"
+    rm -f "$folder/last.npz" "$folder/best.npz"        # the branch's weights: exported if better, else gone
+}
+record() {                 # record NAME FOLDER: FOLDER's test point joins NAME's history; export if better
     # the test evaluation of this invocation's end (test.json: its best model, or the last if it
-    # validated no new best) joins the run's history, one line per run, with (for an N3Net) the
+    # validated no new best) joins the run's history, one line per point, with (for an N3Net) the
     # saturation and collapse diagnostic of its blocks on test crops (train/diagnose.py)
-    rm -f "$state/$name/diagnose.json"
+    local name=$1 folder=$2
+    rm -f "$folder/diagnose.json"
     if [[ $name == n3net* ]]; then
-        $py train/diagnose.py --checkpoint "$($py -c "import json; print(json.load(open('$state/$name/test.json'))['checkpoint'])")" \
-            "${threads[@]}" --device "$device" --json "$state/$name/diagnose.json" >> "$state/$name.log" 2>&1
+        $py train/diagnose.py --checkpoint "$($py -c "import json; print(json.load(open('$folder/test.json'))['checkpoint'])")" \
+            "${threads[@]}" --device "$device" --json "$folder/diagnose.json" >> "$state/$name.log" 2>&1
     fi
-    $py - "$state/$name" <<'PY'
+    $py - "$folder" "$state/$name/tests.jsonl" <<'PY'
 import json, os, sys
-folder = sys.argv[1]
+from minigrad import load
+from train.records import read_jsonl
+folder, path = sys.argv[1:3]
 r = json.load(open(os.path.join(folder, "test.json")))
 keep = {"step": r["step"], "mean_psnr": r["mean_psnr"], "mean_ssim": r["mean_ssim"],
         "psnr": {k: v["psnr"] for k, v in r["images"].items()}, "checkpoint": r["checkpoint"].split("/")[-1]}
+ckpt = load(r["checkpoint"])
+keep["seconds"] = round(float(ckpt["train_seconds"]), 1)          # training time to that checkpoint
+args = json.loads(ckpt["train_args"])
+if args.get("cooldown"):                                   # a branch: where it left the run, and how long
+    keep.update(cooldown=args["cooldown"], branched_at=args["steps"] - args["cooldown"])
 if os.path.exists(os.path.join(folder, "diagnose.json")):
     blocks = json.load(open(os.path.join(folder, "diagnose.json")))["blocks"]
     keep["blocks"] = [{k: b[k] for k in ("block", "n_eff_median", "saturated", "t_median", "separation_median",
                                          "collapsed")} for b in blocks]
-path = os.path.join(folder, "tests.jsonl")
-history = [json.loads(line) for line in open(path) if line.strip()] if os.path.exists(path) else []
-if not history or history[-1]["step"] != keep["step"]:      # a run that validated no new best: no new point
-    print(json.dumps(keep), file=open(path, "a"))
+history = read_jsonl(path)
+if not history or (history[-1]["step"], history[-1].get("cooldown")) != (keep["step"], keep.get("cooldown")):
+    print(json.dumps(keep), file=open(path, "a"))          # a run that validated no new best: no new point
 PY
-    if [ -f "$state/$name/best.npz" ]; then      # written when this invocation validated a new best
-        $py train/export.py --if-better "$state/$name/best.npz" "models/$name.npz" >> "$state/$name.log"
+    if [ -f "$folder/best.npz" ]; then           # written when this invocation validated a new best
+        $py train/export.py --if-better "$folder/best.npz" "models/$name.npz" >> "$state/$name.log"
     fi
 }
 step_of() {                # step_of NAME: the step models/state/NAME has reached (0 before it starts)
@@ -104,12 +141,23 @@ catch_up() {               # DnCNN-17 trains up to the step n3net-sigma25 has re
         wait
     fi
 }
-if [ "$device" = gpu ]; then
-    run n3net-sigma25 --model n3net --sigma 25 --max-temperature 0.2
-    run n3net-sigma50 --model n3net --sigma 50 --max-temperature 0.2
-else
-    run n3net-sigma25 --model n3net --sigma 25 --max-temperature 0.2 &
-    run n3net-sigma50 --model n3net --sigma 50 --max-temperature 0.2 &
-    wait
+if [ "$minutes" != 0 ]; then
+    if [ "$device" = gpu ]; then
+        run n3net-sigma25 --model n3net --sigma 25 --max-temperature 0.2
+        run n3net-sigma50 --model n3net --sigma 50 --max-temperature 0.2
+    else
+        run n3net-sigma25 --model n3net --sigma 25 --max-temperature 0.2 &
+        run n3net-sigma50 --model n3net --sigma 50 --max-temperature 0.2 &
+        wait
+    fi
+    catch_up
 fi
-catch_up
+if [ "$COOLDOWN" != 0 ]; then
+    if [ "$device" = gpu ]; then
+        cooldown n3net-sigma25; cooldown n3net-sigma50; cooldown dncnn17-sigma25
+    else
+        cooldown n3net-sigma25 &
+        { cooldown dncnn17-sigma25; cooldown n3net-sigma50; } &
+        wait
+    fi
+fi

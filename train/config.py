@@ -61,6 +61,11 @@ class TrainConfig:
     lr_half_life: Optional[int] = option(None, "halve the learning rate every this many steps, down to --lr-end, "
                                          "whatever --steps: a run extended to more steps then continues exactly "
                                          "as one planned that long (default: decay over --steps)")
+    cooldown_from: Optional[str] = option(None, "a cool-down branch: start from this checkpoint of another run "
+                                          "(its weights, optimiser state, step and random state; that run is "
+                                          "left as it is) and decay the learning rate from the checkpoint's "
+                                          "to --lr-end over --cooldown steps (models/README.md) (default: none)")
+    cooldown: Optional[int] = option(None, "steps of the cool-down branch (with --cooldown-from)")
     optimizer: str = option("adam", "adam (weight decay added to the gradient, as the released code) or adamw "
                             "(decoupled weight decay)", choices=list(OPTIMIZERS))
     weight_decay: float = option(1e-4, "size of the weight decay, on the parameters --decay-scope names")
@@ -91,11 +96,16 @@ class TrainConfig:
         """self, if every value can work; ValueError naming the option otherwise."""
         positive = ["crop", "batch_size", "steps", "val_every", "checkpoint_every", "lr", "lr_end",
                     "n3_lr_scale", "loss_scale"]
-        optional = [k for k in ("depth", "features", "threads", "minutes", "lr_half_life", "max_temperature")
+        optional = [k for k in ("depth", "features", "threads", "minutes", "lr_half_life", "max_temperature",
+                                "cooldown")
                     if getattr(self, k) is not None]
         for key in positive + optional:
             if not getattr(self, key) > 0:
                 raise ValueError(f"--{flag_name(key)} must be positive, got {getattr(self, key)}")
+        if (self.cooldown is None) != (self.cooldown_from is None):
+            raise ValueError("a cool-down branch needs both --cooldown-from CHECKPOINT and --cooldown STEPS")
+        if self.cooldown is not None and self.lr_half_life is not None:
+            raise ValueError("a cool-down branch decays over --cooldown steps: drop --lr-half-life")
         check_sigma(self.sigma)
         for key in ("weight_decay", "val_crop", "clip"):
             if getattr(self, key) < 0:

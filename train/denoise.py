@@ -3,6 +3,8 @@
     python train/denoise.py                           # N3Net-light, sigma 25 (README: how long)
     python train/denoise.py --model dncnn17 --steps 2000 --out runs/dncnn
     python train/denoise.py --out runs/n3net --resume # continue an interrupted run
+    python train/denoise.py --cooldown-from runs/n3net/last.npz --cooldown 500 --out runs/n3net-cool
+                                                      # a cool-down branch of a run (models/README.md)
 
 Writes into --out: last.npz (the latest state, written atomically), best.npz (the best model by
 validation PSNR), metrics.jsonl (one line per step and per validation), curves.png,
@@ -37,10 +39,44 @@ def parse_args(argv):
     return given_options(args), args.resume
 
 
+def inherit(given, saved, allowed, whose="resumed"):
+    """A checkpoint's run options `saved`, with the `allowed` ones that were given; UsageError for any
+    other given option that differs from the checkpoint's."""
+    for key, value in given.items():
+        if key not in allowed and key != "out" and saved.get(key) != value:
+            raise UsageError(f"--{flag_name(key)} {value} differs from the {whose} run's "
+                             f"{saved.get(key)}; drop the option or start a new run with another --out")
+    return {**LEGACY_RECIPE, **saved, **{k: v for k, v in given.items() if k in allowed}}  # older runs: the old recipe
+
+
+def branch_settings(given, resume, out, last):
+    """A cool-down branch's TrainConfig and the checkpoint it starts from (--cooldown-from)."""
+    source = given["cooldown_from"]
+    if resume:
+        raise UsageError(f"to continue an interrupted cool-down branch: python train/denoise.py --out {out} "
+                         f"--resume (without --cooldown-from)")
+    if os.path.exists(last):
+        raise UsageError(f"{out} already holds a run (last.npz): choose another --out for the branch")
+    if "cooldown" not in given:
+        raise UsageError("--cooldown-from needs --cooldown STEPS: the steps over which the learning rate falls "
+                         "to --lr-end")
+    if "steps" in given:
+        raise UsageError("a cool-down branch runs --cooldown steps from its checkpoint: drop --steps")
+    if not os.path.exists(source):
+        raise UsageError(f"--cooldown-from {source} does not exist")
+    ckpt = load_checkpoint(source)
+    options = inherit(given, json.loads(ckpt["train_args"]), RESUMABLE | {"cooldown_from", "cooldown", "lr_end"},
+                      "branched")
+    options.update(out=out, lr_half_life=None, steps=int(ckpt["step"]) + given["cooldown"])
+    return TrainConfig(**options).check(), ckpt
+
+
 def settings(given, resume):
-    """The run's TrainConfig and, when resuming, the checkpoint to continue from."""
+    """The run's TrainConfig and, when resuming or branching, the checkpoint to go on from."""
     out = given.get("out", DEFAULTS.out)
     last = os.path.join(out, "last.npz")
+    if "cooldown_from" in given:
+        return branch_settings(given, resume, out, last)
     if not resume:
         if os.path.exists(last):
             raise UsageError(f"{out} already holds a run (last.npz): continue it with --resume, or choose "
@@ -49,16 +85,10 @@ def settings(given, resume):
     if not os.path.exists(last):
         raise UsageError(f"nothing to resume: {last} does not exist")
     ckpt = load_checkpoint(last)
-    saved = json.loads(ckpt["train_args"])
-    for key, value in given.items():
-        if key not in RESUMABLE and key != "out" and saved.get(key) != value:
-            raise UsageError(f"--{flag_name(key)} {value} differs from the resumed run's "
-                             f"{saved.get(key)}; drop the option or start a new run with another --out")
-    saved = {**LEGACY_RECIPE, **saved}      # a run from before the recipe options trained with these
-    if given.get("steps", saved["steps"]) <= int(ckpt["step"]):
-        raise UsageError(f"the run in {out} is at step {int(ckpt['step'])} of {given.get('steps', saved['steps'])} "
+    resumed = {**inherit(given, json.loads(ckpt["train_args"]), RESUMABLE), "out": out}
+    if resumed["steps"] <= int(ckpt["step"]):
+        raise UsageError(f"the run in {out} is at step {int(ckpt['step'])} of {resumed['steps']} "
                          f"already: give --steps more than that to go on")
-    resumed = {**saved, **{k: v for k, v in given.items() if k in RESUMABLE}, "out": out}
     return TrainConfig(**resumed).check(), ckpt
 
 

@@ -22,6 +22,7 @@ from .evaluation import evaluate_folder
 from .inference import FORMAT, denoise, load_checkpoint, model_from_checkpoint, require_device
 from .metrics import psnr
 from .plots import plot_curves, plot_examples
+from .records import read_jsonl
 from .recipe import decay_to_data, group_names, make_optimizer
 
 N3_MODELS = ("n3net", "n3net-light")
@@ -106,11 +107,20 @@ class Run:
         self.seconds = 0.0                   # wall time spent in train(), validations included
         if ckpt is not None:
             self.optimizer.load_state_dict(ckpt["optimizer"])
-            self.schedule.load_state_dict(ckpt["scheduler"])
             self.rng.bit_generator.state = json.loads(ckpt["rng"])
             self.step, self.best = int(ckpt["step"]), float(ckpt["best_val_psnr"])
             self.best_step = int(ckpt["best_val_step"])
-            self.seconds = float(ckpt.get("train_seconds", 0.0))
+            self.seconds = float(ckpt.get("train_seconds", 0.0))        # the branch's: its trunk's too
+            trunk = json.loads(ckpt["train_args"])
+            if config.cooldown_from is not None and trunk.get("cooldown_from") != config.cooldown_from:
+                # a cool-down branch starts: its rate falls from the trunk's, and its best is its own
+                trunk_schedule = self._schedule(dataclasses.replace(
+                    config, lr_half_life=trunk.get("lr_half_life"), lr_end=trunk.get("lr_end", config.lr_end)), ckpt)
+                trunk_schedule.load_state_dict(ckpt["scheduler"])
+                self.schedule = ExponentialDecayLR(self.optimizer, config.lr_end, config.steps).take_over(trunk_schedule)
+                self.best, self.best_step = -np.inf, self.step
+            else:
+                self.schedule.load_state_dict(ckpt["scheduler"])
             if isinstance(self.schedule, ExponentialDecayLR) and self.schedule.total_steps != config.steps:
                 self.schedule.extend(config.steps)           # a run given more steps than it planned
         self.loss_fn = MSELoss()
@@ -143,11 +153,7 @@ class Run:
 
     def _read_log(self):
         """Records of earlier steps (a resumed run drops those after its checkpoint)."""
-        if not os.path.exists(self.log):
-            return []
-        with open(self.log) as f:
-            records = [json.loads(line) for line in f if line.strip()]
-        records = [r for r in records if r["step"] <= self.step]
+        records = [r for r in read_jsonl(self.log) if r["step"] <= self.step]
         with open(self.log, "w") as f:
             f.writelines(json.dumps(r) + "\n" for r in records)
         return records

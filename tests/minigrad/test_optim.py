@@ -166,7 +166,6 @@ def test_exponential_decay_extended_mid_run_replans_from_where_it_is():
 
 
 def test_half_life_does_not_depend_on_the_length():
-
     from minigrad.optim import HalfLifeLR
     opt = SGD([Parameter(np.zeros(1))], lr=1.0)
     schedule = HalfLifeLR(opt, half_life=2, end_lr=0.1)
@@ -175,3 +174,20 @@ def test_half_life_does_not_depend_on_the_length():
         schedule.step()
         lrs.append(opt.param_groups[0]["lr"])
     np.testing.assert_allclose(lrs, np.maximum(0.5 ** (np.arange(1, 11) / 2), 0.1))
+
+
+def test_a_decay_taking_over_from_a_half_life_starts_at_its_rate_and_ends_at_end_lr():
+    from minigrad.optim import HalfLifeLR
+    opt = SGD([Parameter(np.zeros(1))], lr=1.0)
+    trunk = HalfLifeLR(opt, half_life=2, end_lr=1e-3)
+    for _ in range(4):
+        trunk.step()                                                # rate 0.25 at step 4
+    branch = ExponentialDecayLR(opt, end_lr=1e-2, total_steps=8).take_over(trunk)
+    assert branch.last_step == 4 and opt.param_groups[0]["lr"] == pytest.approx(0.25)
+    lrs = []
+    for _ in range(6):
+        branch.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    np.testing.assert_allclose(lrs, 0.25 * (1e-2 / 0.25) ** (np.minimum(np.arange(1, 7), 4) / 4))
+    with pytest.raises(ValueError, match="cannot decay to step 3"):
+        ExponentialDecayLR(opt, end_lr=1e-2, total_steps=3).take_over(trunk)

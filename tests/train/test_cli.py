@@ -314,6 +314,40 @@ def test_a_half_life_run_extended_from_n_to_2n_steps_equals_a_2n_step_run(data, 
     np.testing.assert_allclose(lrs, 2e-3 * 0.5 ** (np.arange(6) / 2))
 
 
+def test_a_cooldown_branch_falls_from_the_trunks_rate_and_leaves_the_trunk_alone(data, tmp_path):
+    """--cooldown-from: the branch's rate starts at the trunk's (no jump) and falls geometrically to
+    --lr-end over --cooldown steps; its best is its own; the trunk's files are untouched and the
+    trunk goes on as if never branched; an interrupted branch resumes exactly."""
+    common = TINY + ["--val-every", "2", "--checkpoint-every", "100", "--no-test", "--data", str(data)]
+    trunk = tmp_path / "trunk"
+    assert denoise.main(common + ["--lr-half-life", "2", "--steps", "4", "--out", str(trunk)]) == 0
+    before = {p.name: p.read_bytes() for p in trunk.iterdir() if p.is_file()}
+    branch = ["--cooldown-from", str(trunk / "last.npz"), "--cooldown", "4", "--lr-end", "1e-4"]
+    assert denoise.main(common + branch + ["--out", str(tmp_path / "branch")]) == 0
+    assert {p.name: p.read_bytes() for p in trunk.iterdir() if p.is_file()} == before
+    records = [json.loads(line) for line in (tmp_path / "branch" / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in records if "loss" in r]
+    assert [r["step"] for r in steps] == [5, 6, 7, 8]
+    trunk_lr = 2e-3 * 0.5 ** (4 / 2)                                   # the trunk's rate after its step 4
+    np.testing.assert_allclose([r["lr"] for r in steps], trunk_lr * (1e-4 / trunk_lr) ** (np.arange(4) / 4))
+    ckpt = load(tmp_path / "branch" / "last.npz")
+    assert int(ckpt["step"]) == 8 and int(ckpt["best_val_step"]) > 4          # its own best, not the trunk's
+    assert json.loads(ckpt["train_args"])["cooldown_from"] == str(trunk / "last.npz")
+    # interrupted after its first step (a tiny time budget), then resumed: the same branch
+    assert denoise.main(common + branch + ["--minutes", "1e-9", "--out", str(tmp_path / "cut")]) == 0
+    assert int(load(tmp_path / "cut" / "last.npz")["step"]) == 5
+    assert denoise.main(["--out", str(tmp_path / "cut"), "--resume", "--minutes", "60"]) == 0
+    whole, cut = params(tmp_path / "branch" / "last.npz"), params(tmp_path / "cut" / "last.npz")
+    for name in whole:
+        np.testing.assert_array_equal(whole[name], cut[name], err_msg=name)
+    with pytest.raises(UsageError, match="needs --cooldown STEPS"):
+        denoise.main(common + ["--cooldown-from", str(trunk / "last.npz"), "--out", str(tmp_path / "x")])
+    with pytest.raises(UsageError, match="without --cooldown-from"):
+        denoise.main(branch + ["--out", str(tmp_path / "branch"), "--resume"])
+    with pytest.raises(UsageError, match="--model n3net differs from the branched run's dncnn17"):
+        denoise.main(branch + ["--model", "n3net", "--out", str(tmp_path / "y")])
+
+
 def test_a_planned_decay_extended_goes_on_without_a_jump(data, tmp_path):
     """Without --lr-half-life the decay is re-planned from where the run is: a finished run given
     more steps goes on at --lr-end (it does not restart; docs: a run planned that long from the start
