@@ -34,8 +34,13 @@ shrink until eps dominates, and then the spread is about |gamma| sqrt(var / eps)
 model: 1e-6); and the decay shrinks gamma itself (a run with the N3 blocks at 10x the learning
 rate under that decay: gamma 0.06, n_eff 218 of 224).  Below COLLAPSE_SEPARATION = 0.1 (a fifth of
 a working block's spread; at the initial temperature 0.1 first logits that spread by less than 1)
-the block is flagged collapsed.  A block may also choose to average broadly by raising its
-temperature; that is not a collapse and the rule does not flag it (see n_eff for that).  In
+the distances no longer separate the candidates, unless the temperature makes up for it: the
+softmax sees only D_hat / t, so a block may carry its scale in t instead (n3net-sigma50's first block
+in models/README.md: separation 0.05 at t 0.008, first logits spreading by 5.5, n_eff 86 of 224,
+the same in training mode).  So the block is flagged collapsed when its separation is below 0.1 and
+the median spread of its first logits, std_m(D_hat_m) / t, is below COLLAPSE_LOGIT_SPREAD = 1 too
+(both 1e-5 and less in the collapsed shipped model).  A block may also choose to average broadly by
+raising its temperature; that is not a collapse and the rule does not flag it (see n_eff for that).  In
 evaluation mode the rule is for trained models: one that never trained normalises with the initial
 running statistics (mean 0, variance 1), which do not fit its distances, and is flagged.
 """
@@ -49,6 +54,7 @@ from minigrad.backend import to_numpy
 from .n3block import n3_blocks
 
 COLLAPSE_SEPARATION = 0.1
+COLLAPSE_LOGIT_SPREAD = 1.0
 
 
 def _rms(array):
@@ -85,6 +91,7 @@ def weight_report(model):
     return report
 
 
-def is_collapsed(separation):
-    """The rule of the module docstring, on the median separation of a block's queries."""
-    return bool(separation < COLLAPSE_SEPARATION)
+def is_collapsed(separation, logit_spread):
+    """The rule of the module docstring, on the medians over a block's queries of the separation
+    std_m(D_hat_m) and of the first logits' spread std_m(D_hat_m) / t."""
+    return bool(separation < COLLAPSE_SEPARATION and logit_spread < COLLAPSE_LOGIT_SPREAD)

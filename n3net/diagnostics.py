@@ -20,8 +20,9 @@ temperature CNNs stop learning.  Per N3 block, from the last forward (and backwa
     grad_rest         the same ratio over every parameter of the model outside the N3 blocks'
                       embedding and temperature CNNs, for comparison
     separation_median median over queries of the std over the candidates of the normalised
-                      distances D_hat; collapsed: below 0.1, the rule of n3net/collapse.py (the
-                      distances the softmax sees no longer separate candidates)
+                      distances D_hat; collapsed: below 0.1 with logit_std_median below 1, the rule
+                      of n3net/collapse.py (the distances the softmax sees no longer separate
+                      candidates, and the temperature does not make up for it)
 
     stats = diagnose(model, noisy, clean)   # a training-mode forward + backward, state restored
     stats = diagnose(model, noisy, clean, training=False)   # the same in evaluation mode
@@ -98,7 +99,7 @@ def saturation(model, threshold=THRESHOLD):
                        "logit_std_median": float(np.median(stats.logit_std)),
                        "gap_median": float(np.median(stats.gap)), "t_median": float(np.median(stats.t)),
                        "t_min": float(stats.t.min()), "t_max": float(stats.t.max()),
-                       "separation_median": separation, "collapsed": is_collapsed(separation),
+                       "separation_median": separation, "collapsed": is_collapsed(separation, float(np.median(stats.logit_std))),
                        "grad_embedding": _ratio(block.embedding.parameters()),
                        "grad_temperature": _ratio(block.temperature.parameters()),
                        "grad_rest": _ratio(rest)})

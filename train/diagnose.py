@@ -24,7 +24,7 @@ import sys
 
 
 from minigrad import to_device
-from n3net.collapse import COLLAPSE_SEPARATION, weight_report
+from n3net.collapse import COLLAPSE_LOGIT_SPREAD, COLLAPSE_SEPARATION, weight_report
 from n3net.diagnostics import diagnose, n3_blocks
 from train.cli import common_options, open_model, setup
 from train.data import DEFAULT_DATA
@@ -39,8 +39,9 @@ def _list(values):
 
 def print_collapse(report, weights):
     """The collapse diagnostic of each block (n3net/collapse.py)."""
-    print(f"collapse: separation = median std of D_hat over a query's candidates (collapsed below {COLLAPSE_SEPARATION:g}); "
-          f"weight RMS / default initialisation's; batch-norm running variances (eps {weights[0]['eps']:g})")
+    print(f"collapse: separation = median std of D_hat over a query's candidates (collapsed below {COLLAPSE_SEPARATION:g} "
+          f"with a logit sd below {COLLAPSE_LOGIT_SPREAD:g}); weight RMS / default initialisation's; batch-norm running "
+          f"variances (eps {weights[0]['eps']:g})")
     for b, w in zip(report, weights):
         flag = "COLLAPSED" if b["collapsed"] else "alive"
         dbn = ("none" if w["distance_bn_var"] is None else

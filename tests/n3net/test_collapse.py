@@ -56,6 +56,22 @@ def test_a_block_whose_distance_scale_decayed_is_collapsed():
     assert report["separation_median"] < COLLAPSE_SEPARATION and report["collapsed"], report
 
 
+def test_a_block_that_carries_its_scale_in_the_temperature_is_not_collapsed():
+    # the softmax sees D_hat / t only: the distance scale of the test above, with the temperatures
+    # lowered by as much (the temperature CNN's last bias: t = 0.1 exp(logT)), selects as a fresh block
+    model = fresh()
+    name, block = n3_blocks(model)[0]
+    noisy, clean = training_crops(2)
+    before = diagnose(model, noisy, clean)[0]
+    block.distance_bn.weight.data[...] *= 0.05
+    last = [m for m in block.temperature.modules() if isinstance(m, Conv2d)][-1]
+    last.bias.data[...] += np.log(0.05)
+    report = diagnose(model, noisy, clean)[0]
+    assert report["separation_median"] < COLLAPSE_SEPARATION and not report["collapsed"], report
+    assert report["logit_std_median"] == pytest.approx(before["logit_std_median"], rel=1e-3)
+    assert report["n_eff_median"] == pytest.approx(before["n_eff_median"], rel=1e-3)
+
+
 def test_the_first_rounds_shipped_n3net_is_collapsed():
     # its second block: embedding weights of RMS 1e-5..1e-8, distance batch-norm running variance
     # 1e-14 (eps 1e-5); its first block is alive
