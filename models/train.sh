@@ -94,8 +94,8 @@ if args.get("cooldown"):                                   # a branch: where it 
     keep.update(cooldown=args["cooldown"], branched_at=args["steps"] - args["cooldown"])
 if os.path.exists(os.path.join(folder, "diagnose.json")):
     blocks = json.load(open(os.path.join(folder, "diagnose.json")))["blocks"]
-    keep["blocks"] = [{k: b[k] for k in ("block", "n_eff_median", "saturated", "t_median", "separation_median", "logit_std_median",
-                                         "collapsed")} for b in blocks]
+    keep["blocks"] = [{k: b[k] for k in ("block", "n_eff_median", "saturated", "t_median", "separation_median",
+                                         "logit_std_median", "collapsed")} for b in blocks]
 history = read_jsonl(path)
 if not history or (history[-1]["step"], history[-1].get("cooldown")) != (keep["step"], keep.get("cooldown")):
     print(json.dumps(keep), file=open(path, "a"))          # a run that validated no new best: no new point

@@ -93,13 +93,13 @@ def saturation(model, threshold=THRESHOLD):
     report = []
     for name, block in blocks:
         stats = selection_statistics(block)
-        separation = float(np.median(stats.separation))
+        separation, logit_spread = float(np.median(stats.separation)), float(np.median(stats.logit_std))
         report.append({"block": name, "saturated": float((stats.w1 > threshold).mean()),
                        "w1_median": float(np.median(stats.w1)), "n_eff_median": float(np.median(stats.n_eff)),
-                       "logit_std_median": float(np.median(stats.logit_std)),
+                       "logit_std_median": logit_spread,
                        "gap_median": float(np.median(stats.gap)), "t_median": float(np.median(stats.t)),
                        "t_min": float(stats.t.min()), "t_max": float(stats.t.max()),
-                       "separation_median": separation, "collapsed": is_collapsed(separation, float(np.median(stats.logit_std))),
+                       "separation_median": separation, "collapsed": is_collapsed(separation, logit_spread),
                        "grad_embedding": _ratio(block.embedding.parameters()),
                        "grad_temperature": _ratio(block.temperature.parameters()),
                        "grad_rest": _ratio(rest)})

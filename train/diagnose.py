@@ -39,9 +39,9 @@ def _list(values):
 
 def print_collapse(report, weights):
     """The collapse diagnostic of each block (n3net/collapse.py)."""
-    print(f"collapse: separation = median std of D_hat over a query's candidates (collapsed below {COLLAPSE_SEPARATION:g} "
-          f"with a logit sd below {COLLAPSE_LOGIT_SPREAD:g}); weight RMS / default initialisation's; batch-norm running "
-          f"variances (eps {weights[0]['eps']:g})")
+    print(f"collapse: separation = median std of D_hat over a query's candidates (collapsed below "
+          f"{COLLAPSE_SEPARATION:g} with a logit sd below {COLLAPSE_LOGIT_SPREAD:g}); weight RMS / default "
+          f"initialisation's; batch-norm running variances (eps {weights[0]['eps']:g})")
     for b, w in zip(report, weights):
         flag = "COLLAPSED" if b["collapsed"] else "alive"
         dbn = ("none" if w["distance_bn_var"] is None else

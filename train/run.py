@@ -117,7 +117,8 @@ class Run:
                 trunk_schedule = self._schedule(dataclasses.replace(
                     config, lr_half_life=trunk.get("lr_half_life"), lr_end=trunk.get("lr_end", config.lr_end)), ckpt)
                 trunk_schedule.load_state_dict(ckpt["scheduler"])
-                self.schedule = ExponentialDecayLR(self.optimizer, config.lr_end, config.steps).take_over(trunk_schedule)
+                self.schedule = ExponentialDecayLR(self.optimizer, config.lr_end, config.steps)
+                self.schedule.take_over(trunk_schedule)
                 self.best, self.best_step = -np.inf, self.step
             else:
                 self.schedule.load_state_dict(ckpt["scheduler"])
