@@ -6,6 +6,7 @@
 #     bash models/train.sh MINUTES                  # the three runs side by side, one thread each
 #     bash models/train.sh MINUTES --cooldown 0     # the runs only, no cool-down branches
 #     bash models/train.sh 0                        # the cool-down branches only
+#     bash models/train.sh 0 --only dncnn17-sigma25 # one run's (or its branch's) part only
 #     bash models/train.sh MINUTES --device gpu     # on a GPU (CuPy), one run after the other
 #
 # Each N3Net trains for MINUTES (then saves and stops cleanly, at most one step later), and its best
@@ -32,15 +33,17 @@
 # validates better than the shipped model.  The branch's weights are not kept (only its logs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-usage="usage: bash models/train.sh MINUTES [--cooldown STEPS] [--device cpu|gpu]"
+usage="usage: bash models/train.sh MINUTES [--cooldown STEPS] [--only NAME] [--device cpu|gpu]"
 minutes=${1:?$usage}
 shift
 device=cpu
 COOLDOWN=400               # steps of each cool-down branch (0: none)
+only=                      # one run's name: the others are left as they are
 while [ $# -gt 0 ]; do
     case $1 in
         --device) device=${2:?--device cpu or gpu}; shift 2 ;;
         --cooldown) COOLDOWN=${2:?--cooldown STEPS}; shift 2 ;;
+        --only) only=${2:?--only NAME}; shift 2 ;;
         *) echo "$usage" >&2; exit 2 ;;
     esac
 done
@@ -51,8 +54,10 @@ STEPS=1000000              # the N3Nets' cap, never reached: MINUTES bounds each
 mkdir -p "$state"
 threads=(--threads 1)
 [ "$device" = gpu ] && threads=()
+wanted() { [ -z "$only" ] || [ "$only" = "$1" ]; }
 run() {                    # run NAME ARGS...: continue (or start) models/state/NAME, then export its best
     local name=$1; shift
+    wanted "$name" || return 0
     local resume=()
     [ -f "$state/$name/last.npz" ] && resume=(--resume)
     $py train/denoise.py "$@" --steps "$STEPS" --lr-half-life "$HALF_LIFE" --lr-end 1e-5 --val-every 100 \
@@ -62,7 +67,7 @@ run() {                    # run NAME ARGS...: continue (or start) models/state/
 }
 cooldown() {               # cooldown NAME: a cool-down branch of models/state/NAME at its last step
     local name=$1 folder=$state/$1/cooldown
-    [ -f "$state/$name/last.npz" ] || return 0
+    wanted "$name" && [ -f "$state/$name/last.npz" ] || return 0
     rm -rf "$folder"
     $py train/denoise.py --cooldown-from "$state/$name/last.npz" --cooldown "$COOLDOWN" --val-every 100 \
         --checkpoint-every 50 --device "$device" "${threads[@]}" --out "$folder" >> "$state/$name.log" 2>&1

@@ -67,7 +67,9 @@ def branch_settings(given, resume, out, last):
     ckpt = load_checkpoint(source)
     options = inherit(given, json.loads(ckpt["train_args"]), RESUMABLE | {"cooldown_from", "cooldown", "lr_end"},
                       "branched")
-    options.update(out=out, lr_half_life=None, steps=int(ckpt["step"]) + given["cooldown"])
+    # the branch's own time budget (the trunk's last --minutes would cut it short) and length
+    options.update(out=out, lr_half_life=None, minutes=given.get("minutes"),
+                   steps=int(ckpt["step"]) + given["cooldown"])
     return TrainConfig(**options).check(), ckpt
 
 

@@ -333,6 +333,13 @@ def test_a_cooldown_branch_falls_from_the_trunks_rate_and_leaves_the_trunk_alone
     ckpt = load(tmp_path / "branch" / "last.npz")
     assert int(ckpt["step"]) == 8 and int(ckpt["best_val_step"]) > 4          # its own best, not the trunk's
     assert json.loads(ckpt["train_args"])["cooldown_from"] == str(trunk / "last.npz")
+    # the trunk's time budget is not the branch's
+    assert denoise.main(common + ["--lr-half-life", "2", "--steps", "2", "--minutes", "1e-9",
+                                  "--out", str(tmp_path / "short")]) == 0
+    assert denoise.main(common + ["--cooldown-from", str(tmp_path / "short" / "last.npz"), "--cooldown", "3",
+                                  "--out", str(tmp_path / "short-branch")]) == 0
+    short = int(load(tmp_path / "short" / "last.npz")["step"])
+    assert int(load(tmp_path / "short-branch" / "last.npz")["step"]) == short + 3
     # interrupted after its first step (a tiny time budget), then resumed: the same branch
     assert denoise.main(common + branch + ["--minutes", "1e-9", "--out", str(tmp_path / "cut")]) == 0
     assert int(load(tmp_path / "cut" / "last.npz")["step"]) == 5
