@@ -41,17 +41,25 @@ def psnr_table(results):
     return "\n".join(lines)
 
 
+OPTIONS = ("model", "variant", "init", "sigma", "max_temperature", "lr_half_life", "batch_size")
+
+
 def training_table(results):
-    lines = ["| model | training options | steps | training wall time | best validation PSNR (step) |",
+    """The training options of each shipped model (a cool-down branch's: with where it left its
+    run), its steps and crops, training time and best validation PSNR."""
+    lines = ["| model | training options | steps (crops) | training wall time | best validation PSNR (step) |",
              "|---|---|---|---|---|"]
     for r in results:
         m = r["model"]
         args = json.loads(m["train_args"])
-        options = " ".join(f"--{k.replace('_', '-')} {args[k]}" for k in ("model", "variant", "init", "sigma",
-                                                                          "steps", "batch_size", "minutes")
-                           if k in args and args[k] is not None and not (k == "variant" and "n3" not in args["model"]))
+        options = " ".join(f"--{k.replace('_', '-')} {args[k]}" for k in OPTIONS
+                           if args.get(k) is not None and not (k == "variant" and "n3" not in args["model"]))
+        options = f"`{options}`"
+        if args.get("cooldown"):
+            options += f", a cool-down branch of {args['cooldown']} steps from step {args['steps'] - args['cooldown']}"
         minutes = f"{float(m['train_seconds']) / 60:.0f} min" if "train_seconds" in m else "-"
-        lines.append(f"| `{r['name']}` | `{options}` | {int(m['step'])} | {minutes} "
+        crops = int(m["step"]) * int(args.get("batch_size", 4))
+        lines.append(f"| `{r['name']}` | {options} | {int(m['step'])} ({crops:,}) | {minutes} "
                      f"| {float(m['best_val_psnr']):.2f} dB ({int(m['best_val_step'])}) |")
     return "\n".join(lines)
 

@@ -30,7 +30,15 @@ def test_tables_from_an_evaluation(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| noisy input | 20.00 | 20.00 / 0.300 |" in out and "| BM3D | 31.00 | 31.00 / 0.850 |" in out
     assert "| `n3net-sigma25` | 30.00 | 30.00 / 0.800 |" in out
-    assert "| `n3net-sigma25` | `--model n3net --variant reference --sigma 25.0 --steps 12 --batch-size 4` | 12 | 10 min | 29.50 dB (10) |" in out
+    assert ("| `n3net-sigma25` | `--model n3net --variant reference --sigma 25.0 --batch-size 4` | 12 (48) | 10 min "
+            "| 29.50 dB (10) |") in out
+    # a cool-down branch says where it left its run
+    save({"model": {"w": np.zeros(1)}, "step": 500, "train_seconds": 600.0, "best_val_psnr": 29.5, "best_val_step": 500,
+          "train_args": json.dumps({"model": "dncnn17", "sigma": 25.0, "steps": 500, "batch_size": 4,
+                                    "lr_half_life": None, "cooldown": 400})}, str(model))
+    assert report_module().main([str(tmp_path / "r.json")]) == 0
+    assert ("| `n3net-sigma25` | `--model dncnn17 --sigma 25.0 --batch-size 4`, a cool-down branch of 400 steps from "
+            "step 100 | 500 (2,000) | 10 min | 29.50 dB (500) |") in capsys.readouterr().out
 
 
 def test_curves_read_the_runs_histories(tmp_path):
