@@ -8,7 +8,9 @@
     distance_bn=False: N3 blocks without the distance batch-norm (distance_bn.py), for comparison;
     distance_norm="query": the distances normalised per query instead (query_norm.py).
     max_temperature: the N3 blocks' temperatures are held at most this (N3Block; 1e4, no real
-    bound, by default; 0.2 keeps a block from averaging its whole window: docs/experiments.md).
+    bound, by default; 0.2 keeps a block from averaging its whole window: docs/experiments.md);
+    min_temperature: and at least this (1e-4 by default; a higher floor keeps a block's selection
+    from becoming hard: models/README.md).
     zero_init_residual=True: every DnCNN starts as the identity, so the whole network starts by
     returning its input (see dncnn.py).
     init="released": the released code's initialisation (init.py), after the layers' defaults.
@@ -24,7 +26,8 @@ class N3Net(Module):
     def __init__(self, in_channels=1, out_channels=1, n_blocks=3, depth=6, features=64, k=7,
                  intermediate_channels=8, patch_size=10, stride=5, match_window=15, block="n3",
                  variant="paper", query_tile=8, zero_init_residual=False,
-                 distance_bn=True, init="default", distance_norm="batch", max_temperature=1e4):
+                 distance_bn=True, init="default", distance_norm="batch", max_temperature=1e4,
+                 min_temperature=1e-4):
         if n_blocks < 2:
             raise ValueError(f"N3Net needs n_blocks >= 2 DnCNN blocks (one N3 block between two), got {n_blocks}")
         if block not in ("n3", "knn"):
@@ -35,7 +38,7 @@ class N3Net(Module):
                            patch_size=patch_size, stride=stride, match_window=match_window, block=block,
                            variant=variant, query_tile=query_tile, zero_init_residual=zero_init_residual,
                            distance_bn=distance_bn, init=init, distance_norm=distance_norm,
-                           max_temperature=max_temperature)
+                           max_temperature=max_temperature, min_temperature=min_temperature)
         c, geometry = intermediate_channels, dict(k=k, patch_size=patch_size, stride=stride,
                                                   match_window=match_window, query_tile=query_tile)
         self.in_channels = in_channels
@@ -44,7 +47,8 @@ class N3Net(Module):
         for i in range(n_blocks - 1):
             if block == "n3":
                 stages.append(N3Block(c, features=features, variant=variant, distance_bn=distance_bn,
-                                      distance_norm=distance_norm, max_temperature=max_temperature, **geometry))
+                                      distance_norm=distance_norm, max_temperature=max_temperature,
+                                      min_temperature=min_temperature, **geometry))
             else:
                 stages.append(KNNBlock(c, **geometry))
             last = i == n_blocks - 2

@@ -44,6 +44,9 @@ class TrainConfig:
     max_temperature: Optional[float] = option(None, "hold the N3 blocks' temperatures at most this (they start at "
                                               "about 0.1; 0.2 keeps a block from averaging its whole window) "
                                               "(default: no bound)")
+    min_temperature: Optional[float] = option(None, "hold the N3 blocks' temperatures at least this (a floor keeps "
+                                              "a block's selection from becoming hard; a cool-down branch may set "
+                                              "it) (default 1e-4)")
     # the data
     sigma: float = option(25.0, "noise standard deviation on the 0-255 scale")
     crop: int = option(80, "side of the square training crops in pixels (N3 blocks need at least 80)")
@@ -97,7 +100,7 @@ class TrainConfig:
         positive = ["crop", "batch_size", "steps", "val_every", "checkpoint_every", "lr", "lr_end",
                     "n3_lr_scale", "loss_scale"]
         optional = [k for k in ("depth", "features", "threads", "minutes", "lr_half_life", "max_temperature",
-                                "cooldown")
+                                "min_temperature", "cooldown")
                     if getattr(self, k) is not None]
         for key in positive + optional:
             if not getattr(self, key) > 0:

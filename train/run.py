@@ -65,10 +65,12 @@ def model_options(opts):
         n3_options["distance_bn"] = False
     if opts.get("distance_norm", "batch") != "batch":
         n3_options["distance_norm"] = opts["distance_norm"]
-    if opts.get("max_temperature") is not None:
-        n3_options["max_temperature"] = opts["max_temperature"]
+    for bound in ("max_temperature", "min_temperature"):
+        if opts.get(bound) is not None:
+            n3_options[bound] = opts[bound]
     if n3_options and opts["model"] not in N3_MODELS:
-        raise ValueError(f"--variant, --distance-norm, --max-temperature and --no-distance-bn apply to the N3 "
+        raise ValueError(f"--variant, --distance-norm, --max-temperature, --min-temperature and --no-distance-bn "
+                         f"apply to the N3 "
                          f"block: use them with {' or '.join(N3_MODELS)}, not {opts['model']}")
     return {**options, **n3_options}
 
@@ -89,6 +91,11 @@ class Run:
             self.model = build_model(config.model, **model_options(config.to_dict()))
         else:
             self.model = model_from_checkpoint(ckpt)
+        trunk = json.loads(ckpt["train_args"]) if ckpt is not None else {}
+        # a cool-down branch starts (rather than resumes): it may raise the N3 blocks' temperature floor
+        branching = config.cooldown_from is not None and trunk.get("cooldown_from") != config.cooldown_from
+        if branching and config.min_temperature is not None:
+            self._hold_temperatures_above(config.min_temperature)
         need = self.model.min_size() if hasattr(self.model, "min_size") else 1
         if config.crop < need:
             raise ValueError(f"--crop {config.crop} is too small for {config.model}: its N3/KNN blocks "
@@ -111,9 +118,7 @@ class Run:
             self.step, self.best = int(ckpt["step"]), float(ckpt["best_val_psnr"])
             self.best_step = int(ckpt["best_val_step"])
             self.seconds = float(ckpt.get("train_seconds", 0.0))        # the branch's: its trunk's too
-            trunk = json.loads(ckpt["train_args"])
-            if config.cooldown_from is not None and trunk.get("cooldown_from") != config.cooldown_from:
-                # a cool-down branch starts: its rate falls from the trunk's, and its best is its own
+            if branching:              # its rate falls from the trunk's, and its best is its own
                 trunk_schedule = self._schedule(dataclasses.replace(
                     config, lr_half_life=trunk.get("lr_half_life"), lr_end=trunk.get("lr_end", config.lr_end)), ckpt)
                 trunk_schedule.load_state_dict(ckpt["scheduler"])
@@ -132,6 +137,18 @@ class Run:
         os.makedirs(self.out, exist_ok=True)
         self.log = os.path.join(self.out, "metrics.jsonl")
         self.records = self._read_log()
+
+    def _hold_temperatures_above(self, floor):
+        """Set the N3 blocks' temperature floor (N3Block.min_temperature: a clamp, not a weight)."""
+        blocks = n3_blocks(self.model)
+        if not blocks:
+            raise ValueError(f"--min-temperature applies to the N3 blocks: {self.config.model} has none")
+        for _, block in blocks:
+            if not 0 < floor < min(0.1, block.max_temperature):
+                raise ValueError(f"--min-temperature must lie between 0 and the temperatures' start, 0.1, "
+                                 f"got {floor}")
+            block.min_temperature = floor
+        self.model.config["min_temperature"] = floor
 
     def _schedule(self, config, ckpt):
         """The learning rate schedule: halving every --lr-half-life steps, or decaying over the steps

@@ -13,6 +13,7 @@ from minigrad import load
 from train import denoise, denoise_image, diagnose, evaluate, run
 from train.data import DEFAULT_DATA, list_images, load_grayscale
 from train.errors import CheckpointError, TrainingError, UsageError
+from train.records import read_jsonl
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = ["--model", "dncnn17", "--depth", "3", "--features", "8", "--crop", "24", "--batch-size", "4",
@@ -245,6 +246,14 @@ def test_n3net_run_logs_the_saturation_diagnostic(data, tmp_path):
     assert block["t_max"] <= 0.2 * (1 + 1e-6)                          # held at --max-temperature
     config = json.loads(load(out / "last.npz")["config"])
     assert config["distance_bn"] is False and config["variant"] == "reference" and config["max_temperature"] == 0.2
+    # a cool-down branch may raise the temperature floor; the branch's checkpoints keep it
+    branch = ["--cooldown-from", str(out / "last.npz"), "--cooldown", "1", "--min-temperature", "0.05",
+              "--out", str(tmp_path / "floor")]
+    assert denoise.main(branch) == 0
+    config = json.loads(load(tmp_path / "floor" / "last.npz")["config"])
+    assert config["min_temperature"] == 0.05 and config["max_temperature"] == 0.2
+    (block,) = [r for r in read_jsonl(str(tmp_path / "floor" / "metrics.jsonl")) if "n3" in r][0]["n3"]
+    assert 0.05 * (1 - 1e-6) <= block["t_min"] and block["t_max"] <= 0.2 * (1 + 1e-6)
     # the trained model's diagnostic on the test images, in evaluation mode
     assert diagnose.main(["--checkpoint", str(out / "best.npz"), "--crops", "2", "--json", str(out / "d.json")]) == 0
     report = json.loads((out / "d.json").read_text())
@@ -254,8 +263,9 @@ def test_n3net_run_logs_the_saturation_diagnostic(data, tmp_path):
 
 
 def test_n3_options_are_refused_for_dncnn(data, tmp_path):
-    for option in (["--variant", "reference"], ["--distance-norm", "query"], ["--max-temperature", "0.2"]):
-        with pytest.raises(ValueError, match="--variant, --distance-norm, --max-temperature and --no-distance-bn apply to the N3 block"):
+    for option in (["--variant", "reference"], ["--distance-norm", "query"], ["--max-temperature", "0.2"],
+                   ["--min-temperature", "0.01"]):
+        with pytest.raises(ValueError, match="--min-temperature and --no-distance-bn apply to the N3 block"):
             denoise.main(TINY + option + ["--data", str(data), "--out", str(tmp_path / "x")])
 
 
