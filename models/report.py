@@ -41,7 +41,7 @@ def psnr_table(results):
     return "\n".join(lines)
 
 
-OPTIONS = ("model", "variant", "init", "sigma", "max_temperature", "lr_half_life", "batch_size")
+OPTIONS = ("model", "variant", "init", "sigma", "max_temperature", "min_temperature", "lr_half_life", "batch_size")
 
 
 def training_table(results):

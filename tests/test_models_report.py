@@ -58,13 +58,15 @@ def test_curves_read_the_runs_histories(tmp_path):
                    "separation_median": 1e-6, "collapsed": True}] if name.startswith("n3net") else []
         points = [{"step": 200, "mean_psnr": 29 + offset, "psnr": {"brick.png": 31.0}, "blocks": blocks},
                   {"step": 300, "mean_psnr": 29.5 + offset, "psnr": {"brick.png": 31.5}, "blocks": blocks,
-                   "cooldown": 100, "branched_at": 200, "seconds": 900.0}]
+                   "cooldown": 100, "branched_at": 200, "seconds": 900.0},
+                  {"step": 300, "mean_psnr": 29.4 + offset, "psnr": {"brick.png": 31.4}, "blocks": blocks,
+                   "cooldown": 100, "branched_at": 200, "min_temperature": 0.02, "seconds": 900.0}]
         (state / name / "tests.jsonl").write_text("".join(json.dumps(p) + "\n" for p in points))
     results.mkdir()
     (results / "n3net-sigma25.json").write_text(json.dumps({"mean_psnr": 30.0, "mean_bm3d_psnr": 31.14}))
     (results / "official-sigma25.json").write_text(json.dumps({"mean_psnr": 31.82}))
     found = curves.runs(str(state))
-    assert found["n3net-sigma25"] == (25.0, [(100, 29.5), (200, 30.5)], [(200, 29.5)], [(300, 30.0)])
+    assert found["n3net-sigma25"] == (25.0, [(100, 29.5), (200, 30.5)], [(200, 29.5)], [(300, 30.0), (300, 29.9)])
     assert found["n3net-sigma50"][0] == 50.0
     assert curves.reference(str(results), 25, "mean_bm3d_psnr", "") == 31.14
     assert curves.reference(str(results), 25, "mean_psnr", "official") == 31.82
@@ -72,7 +74,8 @@ def test_curves_read_the_runs_histories(tmp_path):
     table = curves.progress(str(state)).splitlines()
     assert table[2] == "| dncnn17-sigma25 | 200 | 800 | 10 min | 29.00 (31.00) | - |"
     assert table[3] == "| dncnn17-sigma25, cool-down 100 from 200 | 300 | 1,200 | 15 min | 29.50 (31.50) | - |"
-    assert table[4] == ("| n3net-sigma25 | 200 | 800 | 10 min | 29.50 (31.00) | stages.1: 30, 2%, 0.084, 0.33; "
+    assert table[4] == "| dncnn17-sigma25, cool-down 100 from 200, t >= 0.02 | 300 | 1,200 | 15 min | 29.40 (31.40) | - |"
+    assert table[5] == ("| n3net-sigma25 | 200 | 800 | 10 min | 29.50 (31.00) | stages.1: 30, 2%, 0.084, 0.33; "
                         "stages.3: 224, 0%, 0.097, 0.00 COLLAPSED |")
     out = tmp_path / "curves.png"
     assert curves.main(["--state", str(state), "--results", str(results), "--out", str(out)]) == 0
