@@ -17,7 +17,9 @@
 # number of steps, so a run continued over many invocations is the same run as one trained in one go.
 # The recipe is train/denoise.py's (issue 15): weight decay outside the N3 blocks' CNNs, the released
 # initialisation for N3Net, and the N3 blocks' temperatures held at most 0.2 (--max-temperature:
-# every block stays selective at no cost in PSNR, docs/experiments.md, Table 1 with the recipe).  DnCNN-17 then trains up to the step n3net-sigma25 has reached (for the
+# every block stays selective at no cost in PSNR, docs/experiments.md, Table 1 with the recipe) and
+# at least 0.02 (--min-temperature, from 2026-11-30 on: without it the first blocks' selections grew
+# hard, models/README.md).  DnCNN-17 then trains up to the step n3net-sigma25 has reached (for the
 # comparison at equal steps; it is about twice as fast per step), for at most MINUTES too, while
 # n3net-sigma50 goes on on the other core for about as long (its own budget is the larger one).
 # Each invocation ends with each run's test evaluation (test images whole, noise seed 0), appended
@@ -141,18 +143,18 @@ catch_up() {               # DnCNN-17 trains up to the step n3net-sigma25 has re
             local budget
             budget=$(catch_up_minutes "$start" "$target")
             [ "$budget" -gt "$minutes" ] && budget=$minutes
-            RUN_MINUTES=$budget run n3net-sigma50 --model n3net --sigma 50 --max-temperature 0.2 &
+            RUN_MINUTES=$budget run n3net-sigma50 --model n3net --sigma 50 --max-temperature 0.2 --min-temperature 0.02 &
         fi
         wait
     fi
 }
 if [ "$minutes" != 0 ]; then
     if [ "$device" = gpu ]; then
-        run n3net-sigma25 --model n3net --sigma 25 --max-temperature 0.2
-        run n3net-sigma50 --model n3net --sigma 50 --max-temperature 0.2
+        run n3net-sigma25 --model n3net --sigma 25 --max-temperature 0.2 --min-temperature 0.02
+        run n3net-sigma50 --model n3net --sigma 50 --max-temperature 0.2 --min-temperature 0.02
     else
-        run n3net-sigma25 --model n3net --sigma 25 --max-temperature 0.2 &
-        run n3net-sigma50 --model n3net --sigma 50 --max-temperature 0.2 &
+        run n3net-sigma25 --model n3net --sigma 25 --max-temperature 0.2 --min-temperature 0.02 &
+        run n3net-sigma50 --model n3net --sigma 50 --max-temperature 0.2 --min-temperature 0.02 &
         wait
     fi
     catch_up

@@ -45,8 +45,8 @@ class TrainConfig:
                                               "about 0.1; 0.2 keeps a block from averaging its whole window) "
                                               "(default: no bound)")
     min_temperature: Optional[float] = option(None, "hold the N3 blocks' temperatures at least this (a floor keeps "
-                                              "a block's selection from becoming hard; a cool-down branch may set "
-                                              "it) (default 1e-4)")
+                                              "a block's selection from becoming hard; a resumed run or a cool-down "
+                                              "branch may change it) (default 1e-4)")
     # the data
     sigma: float = option(25.0, "noise standard deviation on the 0-255 scale")
     crop: int = option(80, "side of the square training crops in pixels (N3 blocks need at least 80)")
@@ -120,7 +120,7 @@ class TrainConfig:
 
 
 # options that a resumed run may change; all others come from its checkpoint
-RESUMABLE = {"minutes", "device", "val_every", "checkpoint_every", "test", "threads", "steps"}
+RESUMABLE = {"minutes", "device", "val_every", "checkpoint_every", "test", "threads", "steps", "min_temperature"}
 
 
 def flag_name(key):

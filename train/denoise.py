@@ -65,7 +65,7 @@ def branch_settings(given, resume, out, last):
     if not os.path.exists(source):
         raise UsageError(f"--cooldown-from {source} does not exist")
     ckpt = load_checkpoint(source)
-    options = inherit(given, json.loads(ckpt["train_args"]), RESUMABLE | {"cooldown_from", "cooldown", "lr_end", "min_temperature"},
+    options = inherit(given, json.loads(ckpt["train_args"]), RESUMABLE | {"cooldown_from", "cooldown", "lr_end"},
                       "branched")
     # the branch's own time budget (the trunk's last --minutes would cut it short) and length
     options.update(out=out, lr_half_life=None, minutes=given.get("minutes"),

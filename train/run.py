@@ -92,9 +92,11 @@ class Run:
         else:
             self.model = model_from_checkpoint(ckpt)
         trunk = json.loads(ckpt["train_args"]) if ckpt is not None else {}
-        # a cool-down branch starts (rather than resumes): it may raise the N3 blocks' temperature floor
+        # a cool-down branch starts (rather than resumes)
         branching = config.cooldown_from is not None and trunk.get("cooldown_from") != config.cooldown_from
-        if branching and config.min_temperature is not None:
+        # a resumed run or a branch may raise (or lower) the N3 blocks' temperature floor
+        if ckpt is not None and config.min_temperature is not None and \
+                config.min_temperature != self.model.config.get("min_temperature"):
             self._hold_temperatures_above(config.min_temperature)
         need = self.model.min_size() if hasattr(self.model, "min_size") else 1
         if config.crop < need:

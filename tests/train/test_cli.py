@@ -254,6 +254,11 @@ def test_n3net_run_logs_the_saturation_diagnostic(data, tmp_path):
     assert config["min_temperature"] == 0.05 and config["max_temperature"] == 0.2
     (block,) = [r for r in read_jsonl(str(tmp_path / "floor" / "metrics.jsonl")) if "n3" in r][0]["n3"]
     assert 0.05 * (1 - 1e-6) <= block["t_min"] and block["t_max"] <= 0.2 * (1 + 1e-6)
+    # and so may a resumed run
+    assert denoise.main(["--out", str(out), "--resume", "--steps", "4", "--min-temperature", "0.03"]) == 0
+    assert json.loads(load(out / "last.npz")["config"])["min_temperature"] == 0.03
+    (block,) = [r for r in read_jsonl(str(out / "metrics.jsonl")) if "n3" in r][-1]["n3"]
+    assert 0.03 * (1 - 1e-6) <= block["t_min"]
     # the trained model's diagnostic on the test images, in evaluation mode
     assert diagnose.main(["--checkpoint", str(out / "best.npz"), "--crops", "2", "--json", str(out / "d.json")]) == 0
     report = json.loads((out / "d.json").read_text())
