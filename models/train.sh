@@ -103,9 +103,9 @@ if os.path.exists(os.path.join(folder, "diagnose.json")):
     blocks = json.load(open(os.path.join(folder, "diagnose.json")))["blocks"]
     keep["blocks"] = [{k: b[k] for k in ("block", "n_eff_median", "saturated", "t_median", "separation_median",
                                          "logit_std_median", "collapsed")} for b in blocks]
-history = read_jsonl(path)
-if not history or (history[-1]["step"], history[-1].get("cooldown")) != (keep["step"], keep.get("cooldown")):
-    print(json.dumps(keep), file=open(path, "a"))          # a run that validated no new best: no new point
+seen = {(h["step"], h.get("cooldown")) for h in read_jsonl(path)}
+if (keep["step"], keep.get("cooldown")) not in seen:       # a run that validated no new best: no new point
+    print(json.dumps(keep), file=open(path, "a"))
 PY
     if [ -f "$folder/best.npz" ]; then           # written when this invocation validated a new best
         $py train/export.py --if-better "$folder/best.npz" "models/$name.npz" >> "$state/$name.log"
