@@ -326,10 +326,8 @@ class N3Block(PatchNeighbours):
                  max_temperature=1e4, distance_norm="batch"):
         super().__init__(in_channels, k, patch_size, stride, match_window, query_tile,
                          ContinuousSelection(k, variant))
-        if not 0 < min_temperature < TEMPERATURE_SCALE < max_temperature < 1e30:
-            raise ValueError(f"need 0 < min_temperature < {TEMPERATURE_SCALE} < max_temperature < 1e30, got "
-                             f"{min_temperature} and {max_temperature}")
-        self.variant, self.min_temperature, self.max_temperature = variant, min_temperature, max_temperature
+        self.variant = variant
+        self.hold_temperatures(min_temperature, max_temperature)
         self.embedding = embedding_cnn(in_channels, in_channels, features)
         self.temperature = embedding_cnn(in_channels, 1, features)
         if distance_norm not in DISTANCE_NORMS:
@@ -339,6 +337,14 @@ class N3Block(PatchNeighbours):
             self.distance_bn = DistanceBatchNorm()
         elif self.distance_norm == "query":
             self.distance_qn = DistanceQueryNorm()
+
+    def hold_temperatures(self, min_temperature, max_temperature):
+        """Hold the temperatures in [min_temperature, max_temperature] from the next forward on (a
+        clamp, not a weight: a trained block may be given other bounds)."""
+        if not 0 < min_temperature < TEMPERATURE_SCALE < max_temperature < 1e30:
+            raise ValueError(f"need 0 < min_temperature < {TEMPERATURE_SCALE} < max_temperature < 1e30, got "
+                             f"{min_temperature} and {max_temperature}")
+        self.min_temperature, self.max_temperature = min_temperature, max_temperature
 
     def _embed(self, Y, guide, grid):
         if guide is not None:

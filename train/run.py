@@ -146,10 +146,7 @@ class Run:
         if not blocks:
             raise ValueError(f"--min-temperature applies to the N3 blocks: {self.config.model} has none")
         for _, block in blocks:
-            if not 0 < floor < min(0.1, block.max_temperature):
-                raise ValueError(f"--min-temperature must lie between 0 and the temperatures' start, 0.1, "
-                                 f"got {floor}")
-            block.min_temperature = floor
+            block.hold_temperatures(floor, block.max_temperature)
         self.model.config["min_temperature"] = floor
 
     def _schedule(self, config, ckpt):
