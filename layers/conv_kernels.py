@@ -24,20 +24,29 @@ Shape legend
    dx is the same sum over the zero-padded dy with the kernel flipped in space and O, C swapped;
    dW[:, :, i, j] = dy_on_x @ g[:, s(i, j) : s(i, j) + G]^T, where dy_on_x is dy on x's grid
    (zero on the padding): T products over the whole grid, or, for few input rows, one product per
-   block of positions with an im2col block (as below).  grid_correlate evaluates the sum in one of two ways, chosen by
-   the number of input rows of the product (measured on 2 cores with bench/vs_pytorch.py):
-     - few input rows (< SHIFTED_MIN_ROWS, e.g. the 1- and 8-channel inputs of N3Net): copy the
-       T shifted views into an im2col block (T c rows) and do one product per block;
-     - many input rows: T products straight from the shifted views (no copy; BLAS reads a row
-       stride), accumulated block by block so that the partial sums stay in cache.  For a thin
-       output (64 -> 8, 64 -> 1) this is 3-10x faster than im2col, whose copy then dominates.
+   block of positions with an im2col block (as below).  grid_correlate evaluates the sum in one of
+   three ways (METHODS), chosen by the product's input rows c and result rows R (measured product
+   by product with bench/conv_methods.py, docs/performance.md):
+     - "im2col", for few input rows (c < MIN_ROWS, e.g. the 1- and 8-channel inputs of N3Net):
+       copy the T shifted views of a block of positions into an im2col block (T c rows) and do one
+       product per block (inner size T c);
+     - "shifted", for a thin result (R < MIN_ROWS: 64 -> 8, 64 -> 1): T products straight from the
+       shifted views (no copy; BLAS reads a row stride), accumulated block by block so that the
+       partial sums stay in cache.  3-10x faster than im2col there, whose copy then dominates;
+     - "rows", for the rest (64 -> 64): copy the kW shifts along a grid row into one block (kW c
+       rows, a third of im2col's copy for 3 x 3), then one product per kernel row (inner size kW c),
+       read from that block shifted by whole grid rows (views again): kH products and kH - 1
+       accumulation passes instead of T and T - 1.  For 64 -> 64 about 1.2x faster than "shifted"
+       on an AVX-512 machine, whose BLAS does poorly at inner size 64.
+   The weight gradient has the same three ways (same_backward_weight).
 """
 from dataclasses import dataclass
 
 from minigrad.backend import get_array_module
 from minigrad.fold import _pair, conv_output_size, fold, unfold
 
-SHIFTED_MIN_ROWS = 16          # input rows from which shifted products beat an im2col copy
+METHODS = ("im2col", "shifted", "rows")     # the ways of evaluating a grid correlation (above)
+MIN_ROWS = 16                  # input rows from which a copy's share is small; result rows likewise
 CHUNK_ELEMENTS = 1 << 20       # block size (4 MB in float32): small enough to stay in cache
 
 
@@ -79,13 +88,24 @@ class Grid:
     Hp: int
     Wp: int
     shifts: tuple          # grid shift of each kernel tap, in (i, j) order
+    kW: int                # taps per kernel row
 
     @classmethod
     def of(cls, x_shape, geometry):
         N, _, H, W = x_shape
         (pH, pW), (dH, dW), (kH, kW) = geometry.padding, geometry.dilation, geometry.kernel_size
         Hp, Wp = H + 2 * pH, W + 2 * pW
-        return cls(N, H, W, pH, pW, Hp, Wp, tuple(dH * i * Wp + dW * j for i in range(kH) for j in range(kW)))
+        return cls(N, H, W, pH, pW, Hp, Wp, tuple(dH * i * Wp + dW * j for i in range(kH) for j in range(kW)), kW)
+
+    @property
+    def row_shifts(self):
+        """The shift of each kernel row (i, 0): whole grid rows."""
+        return self.shifts[::self.kW]
+
+    @property
+    def column_shifts(self):
+        """The shift of each tap (0, j) of a kernel row; tap (i, j) = row_shifts[i] + column_shifts[j]."""
+        return self.shifts[:self.kW]
 
     @property
     def G(self):
@@ -128,31 +148,60 @@ def im2col_block(g, grid, a, b, col):
     return col
 
 
-def grid_correlate(taps, g, grid, out, scratch, bias=None, shifted_min_rows=None):
+def row_block(g, grid, a, b, col):
+    """The kW shifts along a kernel row of grid positions [a, b + row_shifts[-1]) of g, one under
+    the other, in col (kW c, b - a + row_shifts[-1]): row j c + i is g[i, a + column_shifts[j] + q].
+    col[:, r : r + b - a] is then kernel row i's kW shifted views of [a, b), for r = row_shifts[i]."""
+    c, span = g.shape[0], b - a + grid.row_shifts[-1]
+    for j, s in enumerate(grid.column_shifts):
+        col[j * c:(j + 1) * c] = g[:, a + s:a + s + span]
+    return col
+
+
+def choose_method(c, R, method=None):
+    """The way to evaluate a grid correlation with c input rows and R result rows (module docstring)."""
+    if method is not None:
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        return method
+    return "im2col" if c < MIN_ROWS else "shifted" if R < MIN_ROWS else "rows"
+
+
+def grid_correlate(taps, g, grid, out, scratch, bias=None, method=None):
     """out[n, :, h, w] = sum_t taps[t] @ g[:, q + shifts[t]] (+ bias), q the grid position of (n, h, w).
 
     taps (T, R, c), g (c, G + slack), out (N, R, H, W), written and returned.  The grid is done
     in blocks of rows; each block's result is copied into out while it is still in cache.
-    scratch(name, shape) gives reusable buffers (minigrad.workspace); shifted_min_rows chooses
-    the method (module docstring; default SHIFTED_MIN_ROWS)."""
+    scratch(name, shape) gives reusable buffers (minigrad.workspace); method is one of METHODS
+    (default: choose_method's)."""
     xp = get_array_module(g)
-    shifted_min_rows = SHIFTED_MIN_ROWS if shifted_min_rows is None else shifted_min_rows
     T, R, c = taps.shape
-    im2col = c < shifted_min_rows
-    if im2col:
-        taps_col = taps.transpose(1, 0, 2).reshape(R, T * c)               # (R, (t, c))
-    for r0, r1 in grid.row_blocks(T * c if im2col else R):
+    method = choose_method(c, R, method)
+    kH, kW = T // grid.kW, grid.kW
+    if method == "im2col":
+        taps_col = taps.transpose(1, 0, 2).reshape(R, T * c)                # (R, (t, c))
+        copied_rows = T * c
+    elif method == "rows":
+        taps_row = taps.reshape(kH, kW, R, c).transpose(0, 2, 1, 3).reshape(kH, R, kW * c)   # (kH, R, (j, c))
+        copied_rows = kW * c
+    else:
+        copied_rows = R
+    for r0, r1 in grid.row_blocks(max(R, copied_rows)):
         a, b = r0 * grid.Wp, r1 * grid.Wp                                    # grid positions [a, b)
         block = scratch("conv_block", (R, b - a))
-        if im2col:                                   # copy the T shifted views, one product
+        if method == "im2col":                       # copy the T shifted views, one product
             col = im2col_block(g, grid, a, b, scratch("conv_col", (T * c, b - a)))   # (T c, b - a)
             xp.matmul(taps_col, col, out=block)
-        else:                                        # T products straight from the shifted views
-            xp.matmul(taps[0], g[:, a + grid.shifts[0]:b + grid.shifts[0]], out=block)
+        else:
+            if method == "rows":                     # copy the kW shifts of a row, kH products
+                col = row_block(g, grid, a, b, scratch("conv_row_col", (kW * c, b - a + grid.row_shifts[-1])))
+                products = [(taps_row[i], col[:, r:r + b - a]) for i, r in enumerate(grid.row_shifts)]
+            else:                                    # T products straight from the shifted views
+                products = [(taps[t], g[:, a + s:b + s]) for t, s in enumerate(grid.shifts)]
+            xp.matmul(*products[0], out=block)
             partial = scratch("conv_partial", (R, b - a))
-            for t in range(1, T):
-                s = grid.shifts[t]
-                xp.matmul(taps[t], g[:, a + s:b + s], out=partial)
+            for weights, view in products[1:]:
+                xp.matmul(weights, view, out=partial)
                 block += partial
         if bias is not None:
             block += bias[:, None]
@@ -175,30 +224,44 @@ def same_backward_data(weight, dy_grid, grid, out, scratch):
     return grid_correlate(taps, dy_grid, grid, out, scratch)
 
 
-def same_backward_weight(x_grid, dy_grid, grid, kernel_size, scratch=None, shifted_min_rows=None):
-    """dL/dweight (O, C, kH, kW) = per tap, dy_on_x @ x_grid[:, s : s + G]^T, by the method of
-    grid_correlate for the C input rows (measured on 2 cores, docs/performance.md):
-      - many (>= shifted_min_rows): one product (O, G) @ (G, C) per tap, straight from the shifted view;
-      - few (the 1- and 8-channel inputs): block by block, the T shifted views of the block copied
-        into an im2col block (T C, b - a), one (O, T C) product per block: for 8 -> 64 1.3-1.7x
-        faster than T products only C wide."""
+def same_backward_weight(x_grid, dy_grid, grid, kernel_size, scratch=None, method=None):
+    """dL/dweight (O, C, kH, kW) = per tap, dy_on_x @ x_grid[:, s : s + G]^T, in one of the ways of
+    grid_correlate, chosen the same way for C input rows and O result rows:
+      - "shifted": one product (O, G) @ (G, C) per tap, straight from the shifted view;
+      - "im2col": block by block, the T shifted views of the block copied into an im2col block
+        (T C, b - a), one (O, T C) product per block (for 8 -> 64 1.3-1.7x faster than T products
+        only C wide);
+      - "rows": block by block, the kW shifts along a kernel row copied (row_block), one (O, kW C)
+        product per kernel row."""
     xp = get_array_module(x_grid)
-    shifted_min_rows = SHIFTED_MIN_ROWS if shifted_min_rows is None else shifted_min_rows
     offset = grid.pH * grid.Wp + grid.pW                 # dy on x's grid: dy's grid shifted back
     dy_on_x = dy_grid[:, offset:offset + grid.G]                                 # (O, G)
-    (O, C), T = (dy_grid.shape[0], x_grid.shape[0]), len(grid.shifts)
-    if C >= shifted_min_rows:
+    (O, C), T, kW = (dy_grid.shape[0], x_grid.shape[0]), len(grid.shifts), grid.kW
+    kH = T // kW
+    method = choose_method(C, O, method)
+    if method == "shifted":
         taps = xp.stack([xp.matmul(dy_on_x, x_grid[:, s:s + grid.G].T) for s in grid.shifts])   # (T, O, C)
         return taps.transpose(1, 2, 0).reshape(O, C, *kernel_size)
     scratch = scratch or (lambda name, shape: xp.empty(shape, x_grid.dtype))
-    dweight = xp.zeros((O, T * C), x_grid.dtype)                                 # (O, (t, c))
-    partial = scratch("conv_weight_partial", (O, T * C))
-    for r0, r1 in grid.row_blocks(O + T * C):
+    products, copied_rows = (1, T * C) if method == "im2col" else (kH, kW * C)
+    dweight = xp.zeros((products, O, copied_rows), x_grid.dtype)     # (1, O, (i, j, c)) or (kH, O, (j, c))
+    partial = scratch("conv_weight_partial", (O, copied_rows))
+    for r0, r1 in grid.row_blocks(O + copied_rows):
         a, b = r0 * grid.Wp, r1 * grid.Wp                                        # grid positions [a, b)
-        col = im2col_block(x_grid, grid, a, b, scratch("conv_weight_col", (T * C, b - a)))   # (T C, b - a)
-        xp.matmul(dy_on_x[:, a:b], col.T, out=partial)
-        dweight += partial
-    return dweight.reshape(O, T, C).transpose(0, 2, 1).reshape(O, C, *kernel_size)
+        if method == "im2col":
+            col = im2col_block(x_grid, grid, a, b, scratch("conv_weight_col", (T * C, b - a)))   # (T C, b - a)
+            views = [col]
+        else:
+            col = row_block(x_grid, grid, a, b, scratch("conv_weight_row_col", (kW * C, b - a + grid.row_shifts[-1])))
+            views = [col[:, r:r + b - a] for r in grid.row_shifts]                # kernel row i: (kW C, b - a)
+        for i, view in enumerate(views):
+            xp.matmul(dy_on_x[:, a:b], view.T, out=partial)
+            dweight[i] += partial
+    if method == "im2col":
+        dweight = dweight[0].reshape(O, kH, kW, C).transpose(0, 3, 1, 2)                  # (O, C, kH, kW)
+    else:
+        dweight = dweight.reshape(kH, O, kW, C).transpose(1, 3, 0, 2)                     # (O, C, kH, kW)
+    return xp.ascontiguousarray(dweight)
 
 
 def unfold_forward(x, weight, geometry):

@@ -24,38 +24,43 @@ from train.records import read_jsonl       # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def runs(state):
-    """{name: (sigma, [(step, val_psnr)], [(step, test_psnr)], [(step, cooled test_psnr)])} for every run
-    folder MODEL-sigmaS in `state`: its validation, the test points of the run itself and those of its
-    cool-down branches (models/train.sh)."""
+def load(state):
+    """{name: (metrics records, test points)} of every run folder MODEL-sigmaS in `state`
+    (metrics.jsonl and tests.jsonl, each read once)."""
     found = {}
     for name in sorted(os.listdir(state)) if os.path.isdir(state) else []:
         folder = os.path.join(state, name)
         records = read_jsonl(os.path.join(folder, "metrics.jsonl"))
-        if not records or "-sigma" not in name:          # the runs are named MODEL-sigmaS
-            continue
+        if records and "-sigma" in name:               # the runs are named MODEL-sigmaS
+            found[name] = (records, read_jsonl(os.path.join(folder, "tests.jsonl")))
+    return found
+
+
+def runs(loaded):
+    """{name: (sigma, [(step, val_psnr)], [(step, test_psnr)], [(step, cooled test_psnr)])} of every
+    loaded run: its validation, the test points of the run itself and those of its cool-down
+    branches (models/train.sh)."""
+    found = {}
+    for name, (records, points) in loaded.items():
         sigma = float(name.rsplit("-sigma", 1)[1])
         val = [(r["step"], r["val_psnr"]) for r in records if "val_psnr" in r]
-        points = read_jsonl(os.path.join(folder, "tests.jsonl"))
         tests = [(r["step"], r["mean_psnr"]) for r in points if not r.get("cooldown")]
         cooled = [(r["step"], r["mean_psnr"]) for r in points if r.get("cooldown")]
         found[name] = (sigma, val, tests, cooled)
     return found
 
 
-def progress(state, batch_size=4):
-    """The markdown table of every run's test points (tests.jsonl; a cool-down branch's named with
+def progress(loaded, batch_size=4):
+    """The markdown table of every loaded run's test points (tests.jsonl; a cool-down branch's named with
     its length and where it left the run): step, crops seen, training time to that step (the point's
     own, else metrics.jsonl's seconds: steps and validations), test PSNR (mean and brick)
     and, for an N3Net, each block's median n_eff, saturated share, median t and separation on test
     crops (train/diagnose.py), with COLLAPSED where the collapse diagnostic flags it."""
     lines = ["| run | step | crops | training time | test PSNR (brick) | N3 blocks on test crops: n_eff, "
              "saturated, t, separation |", "|---|---|---|---|---|---|"]
-    for name in sorted(os.listdir(state)) if os.path.isdir(state) else []:
-        folder = os.path.join(state, name)
-        seconds = {r["step"]: r["seconds"] for r in read_jsonl(os.path.join(folder, "metrics.jsonl"))
-                   if "seconds" in r}
-        for t in read_jsonl(os.path.join(folder, "tests.jsonl")):
+    for name, (records, points) in loaded.items():
+        seconds = {r["step"]: r["seconds"] for r in records if "seconds" in r}
+        for t in points:
             spent = t.get("seconds", seconds.get(t["step"]))
             minutes = f"{spent / 60:.0f} min" if spent is not None else "-"
             run = name + (f", cool-down {t['cooldown']} from {t['branched_at']}" if t.get("cooldown") else "")
@@ -80,10 +85,8 @@ def reference(results, sigma, key, prefix):
     return None
 
 
-def plot(state, results, out):
-    found = runs(state)
-    if not found:
-        raise SystemExit(f"no runs in {state}: models/train.sh has not been run")
+def plot(loaded, results, out):
+    found = runs(loaded)
     sigmas = sorted({run[0] for run in found.values()})
     fig, axes = plt.subplots(1, len(sigmas), figsize=(6 * len(sigmas), 4.2), squeeze=False)
     for ax, sigma in zip(axes[0], sigmas):
@@ -118,8 +121,11 @@ def main(argv=None):
     p.add_argument("--results", default=os.path.join(HERE, "results"), help="evaluate.py --json results")
     p.add_argument("--out", default=os.path.join(os.path.dirname(HERE), "docs", "figures", "models_curves.png"))
     args = p.parse_args(argv)
-    plot(args.state, args.results, args.out)
-    print(progress(args.state))
+    loaded = load(args.state)
+    if not loaded:
+        raise SystemExit(f"no runs in {args.state}: models/train.sh has not been run")
+    plot(loaded, args.results, args.out)
+    print(progress(loaded))
     print(f"wrote {args.out}")
     return 0
 

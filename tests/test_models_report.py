@@ -65,13 +65,14 @@ def test_curves_read_the_runs_histories(tmp_path):
     results.mkdir()
     (results / "n3net-sigma25.json").write_text(json.dumps({"mean_psnr": 30.0, "mean_bm3d_psnr": 31.14}))
     (results / "official-sigma25.json").write_text(json.dumps({"mean_psnr": 31.82}))
-    found = curves.runs(str(state))
+    loaded = curves.load(str(state))
+    found = curves.runs(loaded)
     assert found["n3net-sigma25"] == (25.0, [(100, 29.5), (200, 30.5)], [(200, 29.5)], [(300, 30.0), (300, 29.9)])
     assert found["n3net-sigma50"][0] == 50.0
     assert curves.reference(str(results), 25, "mean_bm3d_psnr", "") == 31.14
     assert curves.reference(str(results), 25, "mean_psnr", "official") == 31.82
     assert curves.reference(str(results), 50, "mean_bm3d_psnr", "") is None
-    table = curves.progress(str(state)).splitlines()
+    table = curves.progress(loaded).splitlines()
     assert table[2] == "| dncnn17-sigma25 | 200 | 800 | 10 min | 29.00 (31.00) | - |"
     assert table[3] == "| dncnn17-sigma25, cool-down 100 from 200 | 300 | 1,200 | 15 min | 29.50 (31.50) | - |"
     assert table[4] == "| dncnn17-sigma25, cool-down 100 from 200, t >= 0.02 | 300 | 1,200 | 15 min | 29.40 (31.40) | - |"

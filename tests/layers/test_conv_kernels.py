@@ -1,4 +1,4 @@
-"""The convolution kernels (layers/conv_kernels.py) as functions, in float64: both methods of
+"""The convolution kernels (layers/conv_kernels.py) as functions, in float64: every method of
 grid_correlate against the definition, the grid kernels against the unfold kernels, adjointness."""
 import numpy as np
 import pytest
@@ -7,7 +7,12 @@ from layers import Conv2d
 from layers import conv_kernels as kernels
 from minigrad import gradcheck
 
-METHODS = {"im2col": 10 ** 9, "shifted": 0}           # shifted_min_rows forcing each method
+METHODS = kernels.METHODS
+
+
+def force(monkeypatch, method):
+    """Every grid kernel takes `method`, whatever the shapes."""
+    monkeypatch.setattr(kernels, "choose_method", lambda c, R, chosen=None: method)
 
 
 def scratch(name, shape):
@@ -42,7 +47,7 @@ def test_same_kernels_match_the_definition_and_unfold(rng, monkeypatch, method, 
     grid = kernels.Grid.of(x.shape, geometry)
     x_grid = grid.write(x, np.zeros(grid.shape(C)))
     dy_grid = grid.write(dy, np.zeros(grid.shape(O)))
-    monkeypatch.setattr(kernels, "SHIFTED_MIN_ROWS", METHODS[method])
+    force(monkeypatch, method)
     y = kernels.same_forward(weight, x_grid, grid, np.empty((N, O, H, W)), scratch)
     dx = kernels.same_backward_data(weight, dy_grid, grid, np.empty((N, C, H, W)), scratch)
     dweight = kernels.same_backward_weight(x_grid, dy_grid, grid, kernel_size)
@@ -65,8 +70,7 @@ def test_grid_correlate_is_the_sum_of_shifted_products(rng, monkeypatch, method,
     taps = rng.standard_normal((9, 3, c))
     bias = rng.standard_normal(3)
     g = rng.standard_normal(grid.shape(c))
-    out = kernels.grid_correlate(taps, g, grid, np.empty((N, 3, H, W)), scratch, bias,
-                                 shifted_min_rows=METHODS[method])
+    out = kernels.grid_correlate(taps, g, grid, np.empty((N, 3, H, W)), scratch, bias, method=method)
     on_grid = sum(taps[t] @ g[:, s:s + grid.G] for t, s in enumerate(grid.shifts)) + bias[:, None]  # (3, G)
     expected = on_grid.reshape(3, N, grid.Hp, grid.Wp)[:, :, :H, :W].transpose(1, 0, 2, 3)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
@@ -76,8 +80,7 @@ def test_grid_correlate_is_the_sum_of_shifted_products(rng, monkeypatch, method,
 @pytest.mark.parametrize("chunk", [1 << 21, 64])           # one block, or one grid row per block
 def test_backward_weight_is_the_sum_over_the_grid(rng, monkeypatch, method, chunk):
     monkeypatch.setattr(kernels, "CHUNK_ELEMENTS", chunk)
-    monkeypatch.setattr(kernels, "SHIFTED_MIN_ROWS", METHODS[method])
-    geometry = kernels.ConvGeometry.of((3, 5), 1, (1, 2), 1)
+    geometry = kernels.ConvGeometry.of((3, 5), 1, (1, 4), (1, 2))
     N, C, O, H, W = 3, 4, 2, 5, 6
     grid = kernels.Grid.of((N, C, H, W), geometry)
     x_grid, dy_grid = rng.standard_normal(grid.shape(C)), rng.standard_normal(grid.shape(O))
@@ -85,8 +88,8 @@ def test_backward_weight_is_the_sum_over_the_grid(rng, monkeypatch, method, chun
     offset = grid.pH * grid.Wp + grid.pW
     expected = np.stack([dy_grid[:, offset:offset + grid.G] @ x_grid[:, s:s + grid.G].T for s in grid.shifts],
                         axis=-1).reshape(O, C, 3, 5)                              # (O, C, kH, kW)
-    np.testing.assert_allclose(kernels.same_backward_weight(x_grid, dy_grid, grid, (3, 5), scratch), expected,
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(kernels.same_backward_weight(x_grid, dy_grid, grid, (3, 5), scratch, method),
+                               expected, rtol=1e-12, atol=1e-12)
 
 
 def test_row_blocks_cover_the_grid_once():
@@ -97,8 +100,12 @@ def test_row_blocks_cover_the_grid_once():
     assert all((r1 - r0) * grid.Wp * 576 <= kernels.CHUNK_ELEMENTS for r0, r1 in blocks)
 
 
-def test_wide_layers_take_the_shifted_method_and_pass_gradcheck(rng):
-    """Conv2d with 16 channels in and out (both products shifted) and 16 -> 2 (thin output)."""
+def test_each_method_chosen_in_a_layer_passes_gradcheck(rng):
+    """Conv2d 16 -> 16 (forward, backward-data and backward-weight by rows), 16 -> 2 (thin result:
+    forward and weight gradient shifted, backward-data by im2col: 2 input rows) and 2 -> 16."""
+    assert [kernels.choose_method(c, r) for c, r in ((16, 16), (16, 2), (2, 16))] == ["rows", "shifted", "im2col"]
+    with pytest.raises(ValueError, match="method must be one of"):
+        kernels.choose_method(16, 16, "winograd")
     for C, O in ((16, 16), (16, 2), (2, 16)):
         conv = Conv2d(C, O, 3, padding=1, rng=rng).double()
         gradcheck(conv, rng.standard_normal((2, C, 5, 4)))
