@@ -27,7 +27,7 @@ from layers import conv_kernels as kernels
 N, H, W = 8, 80, 80
 
 
-def worker(shape, threads, repeats):
+def worker(shape, threads, repeats, methods):
     """One process: BLAS threads are fixed when NumPy loads, so each count runs in its own."""
     C, O = (int(v) for v in shape.split("-"))
     rng = np.random.default_rng(0)
@@ -46,18 +46,23 @@ def worker(shape, threads, repeats):
         return buffers[name]
 
     y, dx = np.empty((N, O, H, W), np.float32), np.empty((N, C, H, W), np.float32)
+    taps = weight.transpose(2, 3, 0, 1).reshape(9, O, C)                          # forward
+    flipped = weight[:, :, ::-1, ::-1].transpose(2, 3, 1, 0).reshape(9, C, O)      # backward-data
     work = {}
-    for method in kernels.METHODS:
+    for method in methods:
         work[("forward", method)] = lambda m=method: kernels.grid_correlate(
-            weight.transpose(2, 3, 0, 1).reshape(9, O, C), x_grid, grid, y, scratch, method=m)
+            taps, x_grid, grid, y, scratch, method=m)
         work[("backward-data", method)] = lambda m=method: kernels.grid_correlate(
-            weight[:, :, ::-1, ::-1].transpose(2, 3, 1, 0).reshape(9, C, O), dy_grid, grid, dx, scratch, method=m)
+            flipped, dy_grid, grid, dx, scratch, method=m)
         work[("backward-weight", method)] = lambda m=method: kernels.same_backward_weight(
             x_grid, dy_grid, grid, (3, 3), scratch, method=m)
     # the methods agree (a method that is fast because it is wrong would be no finding)
+    reference = {"forward": kernels.grid_correlate(taps, x_grid, grid, np.empty_like(y), scratch, method="shifted"),
+                 "backward-data": kernels.grid_correlate(flipped, dy_grid, grid, np.empty_like(dx), scratch,
+                                                         method="shifted"),
+                 "backward-weight": kernels.same_backward_weight(x_grid, dy_grid, grid, (3, 3), method="shifted")}
     for product, method in work:
-        a = work[(product, "shifted")]().copy()
-        b = work[(product, method)]()
+        a, b = reference[product], work[(product, method)]()
         assert np.allclose(a, b, rtol=1e-4, atol=1e-4 * np.abs(a).max()), (product, method)
     times = best_times(list(work.values()), repeats)
     flop = 2 * N * H * W * C * O * 9
@@ -80,24 +85,29 @@ def main():
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="BLAS thread counts")
     parser.add_argument("--shapes", nargs="+", default=["64-64", "64-8", "8-64"],
                         help="convolutions as IN-OUT channels")
+    parser.add_argument("--chunk", type=int, default=kernels.CHUNK_ELEMENTS,
+                        help="elements of a block of results or copies (kernels.CHUNK_ELEMENTS)")
+    parser.add_argument("--methods", nargs="+", default=list(kernels.METHODS), help="the ways to time")
     parser.add_argument("--worker", nargs=2, metavar=("SHAPE", "THREADS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    kernels.CHUNK_ELEMENTS = args.chunk
     if args.worker:
         shape, threads = args.worker
         if shape == "peak":
             gemm_peak(int(threads), 3)
         else:
-            worker(shape, int(threads), args.repeats)
+            worker(shape, int(threads), args.repeats, args.methods)
         return
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    print(f"batch {N} of {H} x {W}, 3 x 3, padding 1; float32; best of {args.repeats}")
+    print(f"batch {N} of {H} x {W}, 3 x 3, padding 1; float32; best of {args.repeats}; blocks of {args.chunk} elements")
     print(f"{'shape':>6} {'threads':>7} {'product':>16} {'method':>8} {'time':>11} {'rate':>13}")
     for threads in args.threads:
         env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
                    PYTHONPATH=root)
         for shape in ["peak"] + args.shapes:
             subprocess.run([sys.executable, __file__, "--worker", shape, str(threads),
-                            "--repeats", str(args.repeats)], env=env, check=True)
+                            "--repeats", str(args.repeats), "--chunk", str(args.chunk), "--methods", *args.methods],
+                           env=env, check=True)
 
 
 if __name__ == "__main__":
