@@ -121,6 +121,9 @@ class TrainConfig:
 
 # options that a resumed run may change; all others come from its checkpoint
 RESUMABLE = {"minutes", "device", "val_every", "checkpoint_every", "test", "threads", "steps", "min_temperature"}
+# options of one invocation only: a resumed run or a branch takes them as given, or their defaults,
+# never from its checkpoint (a run once continued with --no-test would otherwise never test again)
+PER_INVOCATION = {"test"}
 
 
 def flag_name(key):

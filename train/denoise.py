@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 
-from train.config import RESUMABLE, TrainConfig, add_arguments, flag_name, given_options
+from train.config import PER_INVOCATION, RESUMABLE, TrainConfig, add_arguments, flag_name, given_options
 from train.errors import UsageError, run_cli
 from train.inference import load_checkpoint
 from train.recipe import LEGACY_RECIPE
@@ -46,7 +46,8 @@ def inherit(given, saved, allowed, whose="resumed"):
         if key not in allowed and key != "out" and saved.get(key) != value:
             raise UsageError(f"--{flag_name(key)} {value} differs from the {whose} run's "
                              f"{saved.get(key)}; drop the option or start a new run with another --out")
-    return {**LEGACY_RECIPE, **saved, **{k: v for k, v in given.items() if k in allowed}}  # older runs: the old recipe
+    fresh = {k: getattr(DEFAULTS, k) for k in PER_INVOCATION}
+    return {**LEGACY_RECIPE, **saved, **fresh, **{k: v for k, v in given.items() if k in allowed}}  # older runs: the old recipe
 
 
 def branch_settings(given, resume, out, last):

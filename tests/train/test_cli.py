@@ -329,6 +329,22 @@ def test_a_half_life_run_extended_from_n_to_2n_steps_equals_a_2n_step_run(data, 
     np.testing.assert_allclose(lrs, 2e-3 * 0.5 ** (np.arange(6) / 2))
 
 
+def test_no_test_holds_for_one_invocation_only(data, tmp_path):
+    """A run trained once with --no-test tests again when resumed or branched without it (models/train.sh's
+    branches lost their test points when the trunk had once been continued with --no-test)."""
+    common = TINY + ["--val-every", "2", "--checkpoint-every", "100", "--data", str(data)]
+    trunk = tmp_path / "trunk"
+    assert denoise.main(common + ["--steps", "2", "--no-test", "--out", str(trunk)]) == 0
+    assert not (trunk / "test.json").exists()
+    assert denoise.main(["--out", str(trunk), "--resume", "--steps", "3"]) == 0
+    assert json.loads((trunk / "test.json").read_text())["step"] >= 2
+    assert json.loads(load(trunk / "last.npz")["train_args"])["test"] is True
+    assert denoise.main(["--out", str(trunk), "--resume", "--steps", "4", "--no-test"]) == 0
+    branch = tmp_path / "branch"
+    assert denoise.main(["--cooldown-from", str(trunk / "last.npz"), "--cooldown", "1", "--out", str(branch)]) == 0
+    assert json.loads((branch / "test.json").read_text())["step"] == 5
+
+
 def test_a_cooldown_branch_falls_from_the_trunks_rate_and_leaves_the_trunk_alone(data, tmp_path):
     """--cooldown-from: the branch's rate starts at the trunk's (no jump) and falls geometrically to
     --lr-end over --cooldown steps; its best is its own; the trunk's files are untouched and the
