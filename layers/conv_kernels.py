@@ -258,10 +258,8 @@ def same_backward_weight(x_grid, dy_grid, grid, kernel_size, scratch=None, metho
             xp.matmul(dy_on_x[:, a:b], view.T, out=partial)
             dweight[i] += partial
     if method == "im2col":
-        dweight = dweight[0].reshape(O, kH, kW, C).transpose(0, 3, 1, 2)                  # (O, C, kH, kW)
-    else:
-        dweight = dweight.reshape(kH, O, kW, C).transpose(1, 3, 0, 2)                     # (O, C, kH, kW)
-    return xp.ascontiguousarray(dweight)
+        return dweight[0].reshape(O, kH, kW, C).transpose(0, 3, 1, 2)                     # (O, C, kH, kW)
+    return dweight.reshape(kH, O, kW, C).transpose(1, 3, 0, 2)                            # (O, C, kH, kW)
 
 
 def unfold_forward(x, weight, geometry):
