@@ -22,6 +22,7 @@ import sys
 import numpy as np
 
 from bench.harness import best_times
+from bench.speed_layers import gemm_peak
 from layers import conv_kernels as kernels
 
 N, H, W = 8, 80, 80
@@ -73,12 +74,6 @@ def worker(shape, threads, repeats, methods):
               f"{flop / t / 1e9:6.0f} GFLOP/s{chosen}")
 
 
-def gemm_peak(threads, repeats):
-    a = np.random.default_rng(0).standard_normal((4096, 4096)).astype(np.float32)
-    print(f"GEMM peak (4096^3), {threads} thread(s): "
-          f"{2 * 4096 ** 3 / best_times([lambda: a @ a], repeats)[0] / 1e9:.0f} GFLOP/s")
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=10, help="timed runs after a warm-up (best kept)")
@@ -94,7 +89,7 @@ def main():
     if args.worker:
         shape, threads = args.worker
         if shape == "peak":
-            gemm_peak(int(threads), 3)
+            print(f"GEMM peak (4096^3), {threads} thread(s): {gemm_peak(3):.0f} GFLOP/s")
         else:
             worker(shape, int(threads), args.repeats, args.methods)
         return

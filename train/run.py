@@ -70,8 +70,7 @@ def model_options(opts):
             n3_options[bound] = opts[bound]
     if n3_options and opts["model"] not in N3_MODELS:
         raise ValueError(f"--variant, --distance-norm, --max-temperature, --min-temperature and --no-distance-bn "
-                         f"apply to the N3 "
-                         f"block: use them with {' or '.join(N3_MODELS)}, not {opts['model']}")
+                         f"apply to the N3 block: use them with {' or '.join(N3_MODELS)}, not {opts['model']}")
     return {**options, **n3_options}
 
 
