@@ -7,9 +7,11 @@ the 45 products of its fifteen 64 -> 64 convolutions: forward and backward-data 
 by (576, P) product (P = 51,200 pixels, inner size 576 = 9 taps x 64 channels), backward-weight a
 (64, P) by (P, 576) one.  However the convolution is arranged (im2col, shifted views, kernel rows,
 channels first or last, whole or in cache-sized blocks), these FLOP have to go through BLAS.  This
-times each of those products alone, in every layout and blocking that a NumPy convolution could
-use, with its operands already in place (no im2col copy, no accumulation, no batch norm: nothing
-but the products), and takes the fastest of each kind.  Fifteen times (2 forward-like + 1 weight)
+times each of those products alone, in the layouts and blockings below (channels first or last,
+one product or cache-sized blocks, the kernel-rows split; the shifted way's products of inner size
+64 run at under half the GEMM peak, docs/performance.md), with its operands already in place (no
+im2col copy, no accumulation, no batch norm: nothing but the products), and takes the fastest of
+each kind.  Fifteen times (2 forward-like + 1 weight)
 of those is a lower bound on any NumPy DnCNN-17 step on this machine; the script compares it with
 PyTorch's whole step (when torch is installed) and with issue 20's target (1.15x PyTorch's step).
 
