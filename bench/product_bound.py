@@ -11,9 +11,9 @@ times each of those products alone, in the layouts and blockings below (channels
 one product or cache-sized blocks, the kernel-rows split; the shifted way's products of inner size
 64 run at under half the GEMM peak, docs/performance.md), with its operands already in place (no
 im2col copy, no accumulation, no batch norm: nothing but the products), and takes the fastest of
-each kind.  Fifteen times (2 forward-like + 1 weight)
-of those is a lower bound on any NumPy DnCNN-17 step on this machine; the script compares it with
-PyTorch's whole step (when torch is installed) and with issue 20's target (1.15x PyTorch's step).
+each kind.  Fifteen times (2 forward-like + 1 weight) of those is a lower bound on any NumPy
+DnCNN-17 step on this machine; the script compares it with PyTorch's whole step (when torch is
+installed) and with issue 20's target (1.15x PyTorch's step).
 
 Run it alone: two processes on two cores make every time meaningless.
 """
@@ -24,11 +24,12 @@ import numpy as np
 from bench.harness import best_times
 from bench.speed_layers import DNCNN17_FLOP, gemm_peak, ours, pytorch
 from layers import BatchNorm2d, ReLU
+from layers.conv_kernels import CHUNK_ELEMENTS
 from minigrad import Sequential
 
 N, C, H, W, T = 8, 64, 80, 80, 9
 P, K = N * H * W, T * C                      # pixels of the batch, inner size of an im2col product
-BLOCK = 1 << 14                              # positions of a cache-sized block (as layers/conv_kernels.py)
+BLOCK = CHUNK_ELEMENTS // C                  # positions of a cache-sized block of C result rows, as the kernels'
 PRODUCT_FLOP = 2 * C * K * P                 # one of the 45 products
 
 
