@@ -60,7 +60,9 @@ class TrainConfig:
     minutes: Optional[float] = option(None, "stop after this much training time even if steps remain "
                                       "(default: no limit)")
     lr: float = option(2e-3, "initial learning rate")
-    lr_end: float = option(1e-4, "learning rate at the last step; it decays exponentially from --lr")
+    lr_end: float = option(1e-4, "learning rate at the last step; it decays exponentially from --lr (with "
+                                 "--lr-half-life: the floor, which a resumed run may change if that does not "
+                                 "raise its rate)")
     lr_half_life: Optional[int] = option(None, "halve the learning rate every this many steps, down to --lr-end, "
                                          "whatever --steps: a run extended to more steps then continues exactly "
                                          "as one planned that long (default: decay over --steps)")
@@ -120,7 +122,8 @@ class TrainConfig:
 
 
 # options that a resumed run may change; all others come from its checkpoint
-RESUMABLE = {"minutes", "device", "val_every", "checkpoint_every", "test", "threads", "steps", "min_temperature"}
+RESUMABLE = {"minutes", "device", "val_every", "checkpoint_every", "test", "threads", "steps", "min_temperature",
+             "lr_end"}          # --lr-end: a half-life run's floor, not above the rate reached (denoise.py)
 # options of one invocation only: a resumed run or a branch takes them as given, or their defaults,
 # never from its checkpoint (a run once continued with --no-test would otherwise never test again)
 PER_INVOCATION = {"test"}

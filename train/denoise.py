@@ -74,6 +74,22 @@ def branch_settings(given, resume, out, last):
     return TrainConfig(**options).check(), ckpt
 
 
+def check_new_floor(ckpt, saved, lr_end, out):
+    """A resumed run may change its learning-rate floor --lr-end (e.g. to hold its rate from here on
+    for a budget that keeps growing) if its schedule halves (--lr-half-life) and the new floor is not
+    above the rate it has reached: the rate then goes on without a jump."""
+    if not saved.get("lr_half_life"):
+        raise UsageError(f"--lr-end {lr_end:g} differs from the run's {saved.get('lr_end'):g}: only a run with "
+                         f"--lr-half-life can change its floor (this run's decay is planned to end there); "
+                         f"drop --lr-end, or branch it with --cooldown-from {out}/last.npz --lr-end {lr_end:g}")
+    state = ckpt["scheduler"]
+    step, base = int(state["last_step"]), float(state["base_lrs"]["0"])
+    rate = base * max(0.5 ** (step / saved["lr_half_life"]), saved["lr_end"] / base)
+    if lr_end > rate * (1 + 1e-6):
+        raise UsageError(f"--lr-end {lr_end:g} is above the learning rate the run has reached ({rate:.4g} at step "
+                         f"{step}): the rate would jump up; give at most {rate:.4g}")
+
+
 def settings(given, resume):
     """The run's TrainConfig and, when resuming or branching, the checkpoint to go on from."""
     out = given.get("out", DEFAULTS.out)
@@ -88,7 +104,10 @@ def settings(given, resume):
     if not os.path.exists(last):
         raise UsageError(f"nothing to resume: {last} does not exist")
     ckpt = load_checkpoint(last)
-    resumed = {**inherit(given, json.loads(ckpt["train_args"]), RESUMABLE), "out": out}
+    saved = json.loads(ckpt["train_args"])
+    if "lr_end" in given and given["lr_end"] != saved.get("lr_end"):
+        check_new_floor(ckpt, saved, given["lr_end"], out)
+    resumed = {**inherit(given, saved, RESUMABLE), "out": out}
     if resumed["steps"] <= int(ckpt["step"]):
         raise UsageError(f"the run in {out} is at step {int(ckpt['step'])} of {resumed['steps']} "
                          f"already: give --steps more than that to go on")

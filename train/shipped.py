@@ -23,8 +23,9 @@ DEFAULT_SIGMA = 25.0                   # the noise level when nothing says other
 def nearest_shipped_sigma(sigma):
     """The noise level of the shipped N3Net to use for an image of noise sigma: the smallest one of
     at least sigma - 5 (the sigma-25 model up to 30, the sigma-50 one above).  A model trained for
-    less noise than the image has leaves much of it: at sigma 35 the sigma-25 N3Net gives 25.11 dB
-    on the test images and the sigma-50 one 27.73 (models/README.md)."""
+    less noise than the image has leaves much of it, one trained for more smooths a little more than
+    needed: at sigma 35 the sigma-50 N3Net is the better of the two by several dB (models/README.md,
+    the table of noise levels between the shipped ones)."""
     levels = sorted(DEFAULT)
     return next((level for level in levels if level >= sigma - 5), levels[-1])
 

@@ -329,6 +329,28 @@ def test_a_half_life_run_extended_from_n_to_2n_steps_equals_a_2n_step_run(data, 
     np.testing.assert_allclose(lrs, 2e-3 * 0.5 ** (np.arange(6) / 2))
 
 
+def test_a_half_life_run_resumed_with_a_new_floor_holds_its_rate_without_a_jump(data, tmp_path):
+    """--lr-end on --resume: a half-life run's floor may change (models/train.sh holds its runs' rates
+    from some step on); the rate goes on from where it was, never up; other changes are refused."""
+    common = TINY + ["--val-every", "2", "--checkpoint-every", "100", "--no-test", "--data", str(data)]
+    out = tmp_path / "run"
+    assert denoise.main(common + ["--lr-half-life", "2", "--lr-end", "1e-5", "--steps", "4", "--out", str(out)]) == 0
+    # after step 4 the rate is 2e-3 / 4 = 5e-4: a floor above it would be a jump
+    with pytest.raises(UsageError, match=r"above the learning rate the run has reached \(0.0005 at step 4\)"):
+        denoise.main(["--out", str(out), "--resume", "--steps", "8", "--lr-end", "6e-4"])
+    assert denoise.main(["--out", str(out), "--resume", "--steps", "8", "--lr-end", "3e-4"]) == 0
+    lrs = [json.loads(line)["lr"] for line in (out / "metrics.jsonl").read_text().splitlines() if "loss" in line]
+    np.testing.assert_allclose(lrs, np.maximum(2e-3 * 0.5 ** (np.arange(8) / 2), np.r_[[1e-5] * 4, [3e-4] * 4]))
+    assert json.loads(load(out / "last.npz")["train_args"])["lr_end"] == 3e-4
+    assert denoise.main(["--out", str(out), "--resume", "--steps", "9"]) == 0      # the floor is kept
+    last = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if "loss" in line][-1]
+    assert last["step"] == 9 and last["lr"] == pytest.approx(3e-4)
+    planned = tmp_path / "planned"
+    assert denoise.main(common + ["--steps", "2", "--out", str(planned)]) == 0
+    with pytest.raises(UsageError, match="only a run with --lr-half-life can change its floor"):
+        denoise.main(["--out", str(planned), "--resume", "--steps", "4", "--lr-end", "1e-5"])
+
+
 def test_no_test_holds_for_one_invocation_only(data, tmp_path):
     """A run trained once with --no-test tests again when resumed or branched without it (models/train.sh's
     branches lost their test points when the trunk had once been continued with --no-test)."""
