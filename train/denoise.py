@@ -79,12 +79,13 @@ def check_new_floor(ckpt, saved, lr_end, out):
     for a budget that keeps growing) if its schedule halves (--lr-half-life) and the new floor is not
     above the rate it has reached: the rate then goes on without a jump."""
     if not saved.get("lr_half_life"):
-        raise UsageError(f"--lr-end {lr_end:g} differs from the run's {saved.get('lr_end'):g}: only a run with "
-                         f"--lr-half-life can change its floor (this run's decay is planned to end there); "
-                         f"drop --lr-end, or branch it with --cooldown-from {out}/last.npz --lr-end {lr_end:g}")
+        raise UsageError(f"--lr-end {lr_end:g} differs from the run's {saved.get('lr_end', DEFAULTS.lr_end):g}: "
+                         f"only a run with --lr-half-life can change its floor (this run's decay is planned to "
+                         f"end there); drop --lr-end, or branch the run (--cooldown-from {out}/last.npz "
+                         f"--cooldown STEPS --lr-end {lr_end:g})")
     state = ckpt["scheduler"]
     step, base = int(state["last_step"]), float(state["base_lrs"]["0"])
-    rate = base * max(0.5 ** (step / saved["lr_half_life"]), saved["lr_end"] / base)
+    rate = base * max(0.5 ** (step / saved["lr_half_life"]), saved.get("lr_end", DEFAULTS.lr_end) / base)
     if lr_end > rate * (1 + 1e-6):
         raise UsageError(f"--lr-end {lr_end:g} is above the learning rate the run has reached ({rate:.4g} at step "
                          f"{step}): the rate would jump up; give at most {rate:.4g}")
@@ -105,7 +106,7 @@ def settings(given, resume):
         raise UsageError(f"nothing to resume: {last} does not exist")
     ckpt = load_checkpoint(last)
     saved = json.loads(ckpt["train_args"])
-    if "lr_end" in given and given["lr_end"] != saved.get("lr_end"):
+    if "lr_end" in given and given["lr_end"] != saved.get("lr_end", DEFAULTS.lr_end):
         check_new_floor(ckpt, saved, given["lr_end"], out)
     resumed = {**inherit(given, saved, RESUMABLE), "out": out}
     if resumed["steps"] <= int(ckpt["step"]):
