@@ -1,8 +1,8 @@
 """Experiment: does a shipped model do better on the images it trained on than on others?
 
-For each split of the embedded data (train, val, test) the central 256 x 256 crop of every image,
-Gaussian noise of the model's sigma (numpy generator 0, the images in order), denoised by the model
-and by BM3D given the true sigma; prints both PSNRs per image and the mean difference per split.
+For each split of the embedded data (train, val, test) the central 256 x 256 crop of every image
+with Gaussian noise of the model's sigma, as train/denoise.py validates (Run._val_set), denoised by
+the model and by BM3D given the true sigma; prints both PSNRs per image and the mean difference per split.
 A model that had learnt its 19 training images by heart would beat BM3D there by more than on the
 validation and test images.
 
@@ -13,15 +13,11 @@ import json
 
 import numpy as np
 
-from train.data import DEFAULT_DATA, add_noise, load_folder
+from train.data import DEFAULT_DATA, load_folder
 from train.inference import denoise, load_checkpoint, model_from_checkpoint
 from train.metrics import psnr
+from train.run import Run
 from train.shipped import resolve_checkpoint
-
-
-def central(image, size=256):
-    i, j = max(0, (image.shape[0] - size) // 2), max(0, (image.shape[1] - size) // 2)
-    return image[i:i + size, j:j + size]
 
 
 def main():
@@ -35,10 +31,8 @@ def main():
     model = model_from_checkpoint(ckpt, path)
     model.eval()
     for split in ("train", "val", "test"):
-        rng, gaps = np.random.default_rng(0), []
-        for name, image in load_folder(f"{DEFAULT_DATA}/{split}").items():
-            clean = central(image)
-            noisy = add_noise(clean, sigma, rng)
+        gaps = []
+        for name, clean, noisy in Run._val_set(load_folder(f"{DEFAULT_DATA}/{split}"), 256, sigma):
             ours, reference = psnr(clean, denoise(model, noisy)), psnr(clean, bm3d.bm3d(noisy, sigma / 255))
             gaps.append(ours - reference)
             print(f"{split:5s} {name:18s} model {ours:.2f}  BM3D {reference:.2f}  {ours - reference:+.2f}", flush=True)

@@ -315,5 +315,10 @@ class HalfLifeLR(LRScheduler):
         self.half_life, self.end_lr = half_life, end_lr
         super().__init__(optimizer)
 
+    @staticmethod
+    def rate(base_lr, half_life, end_lr, step):
+        """The learning rate at `step` of a schedule from base_lr (without building one)."""
+        return max(base_lr * 0.5 ** (step / half_life), end_lr)
+
     def factor(self, step):
-        return max(0.5 ** (step / self.half_life), self.end_lr / self.base_lrs[0])
+        return self.rate(self.base_lrs[0], self.half_life, self.end_lr, step) / self.base_lrs[0]

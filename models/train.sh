@@ -18,9 +18,9 @@
 # over many invocations is the same run as one trained in one go, down to a floor where it then stays
 # (--lr-end): FLOOR_25 for the sigma-25 runs, FLOOR_50 for n3net-sigma50.  Until 2026-12-01 the floor
 # was 1e-5 (reached at step 22,900): a run's rate, and with it what more steps can teach it, would
-# shrink towards nothing however long the budget grew (models/README.md).  The floors are just below the rates the runs had when the
-# floors came in (2.6e-4 and 7.8e-5: n3net-sigma50, further on, had passed 2e-4, and raising a rate
-# back up would be a jump, which train/denoise.py refuses).
+# shrink towards nothing however long the budget grew (models/README.md).  The floors are just below
+# the rates the runs had when the floors came in (2.6e-4 and 7.8e-5: n3net-sigma50, further on, had
+# passed 2e-4, and raising a rate back up would be a jump, which train/denoise.py refuses).
 # The recipe is train/denoise.py's (issue 15): weight decay outside the N3 blocks' CNNs, the released
 # initialisation for N3Net, and the N3 blocks' temperatures held at most 0.2 (--max-temperature:
 # every block stays selective at no cost in PSNR, docs/experiments.md, Table 1 with the recipe) and
@@ -60,6 +60,10 @@ py=.venv/bin/python
 HALF_LIFE=3000
 FLOOR_25=2e-4              # the runs' learning-rate floors (--lr-end; the cool-down branches fall to 1e-5)
 FLOOR_50=7e-5
+# each run's options (a resumed run takes the rest from its checkpoint)
+N3NET_25=(--model n3net --sigma 25 --max-temperature 0.2 --min-temperature 0.02 --lr-end "$FLOOR_25")
+N3NET_50=(--model n3net --sigma 50 --max-temperature 0.2 --min-temperature 0.02 --lr-end "$FLOOR_50")
+DNCNN_25=(--model dncnn17 --sigma 25 --lr-end "$FLOOR_25")
 STEPS=1000000              # the N3Nets' cap, never reached: MINUTES bounds each invocation
 mkdir -p "$state"
 threads=(--threads 1)
@@ -146,23 +150,23 @@ catch_up() {               # DnCNN-17 trains up to the step n3net-sigma25 has re
     target=$(step_of n3net-sigma25)
     start=$(step_of dncnn17-sigma25)
     if [ "$start" -lt "$target" ]; then
-        STEPS=$target run dncnn17-sigma25 --model dncnn17 --sigma 25 --lr-end "$FLOOR_25" &
+        STEPS=$target run dncnn17-sigma25 "${DNCNN_25[@]}" &
         if [ "$device" = cpu ]; then
             local budget
             budget=$(catch_up_minutes "$start" "$target")
             [ "$budget" -gt "$minutes" ] && budget=$minutes
-            RUN_MINUTES=$budget run n3net-sigma50 --model n3net --sigma 50 --max-temperature 0.2 --min-temperature 0.02 --lr-end "$FLOOR_50" &
+            RUN_MINUTES=$budget run n3net-sigma50 "${N3NET_50[@]}" &
         fi
         wait
     fi
 }
 if [ "$minutes" != 0 ]; then
     if [ "$device" = gpu ]; then
-        run n3net-sigma25 --model n3net --sigma 25 --max-temperature 0.2 --min-temperature 0.02 --lr-end "$FLOOR_25"
-        run n3net-sigma50 --model n3net --sigma 50 --max-temperature 0.2 --min-temperature 0.02 --lr-end "$FLOOR_50"
+        run n3net-sigma25 "${N3NET_25[@]}"
+        run n3net-sigma50 "${N3NET_50[@]}"
     else
-        run n3net-sigma25 --model n3net --sigma 25 --max-temperature 0.2 --min-temperature 0.02 --lr-end "$FLOOR_25" &
-        run n3net-sigma50 --model n3net --sigma 50 --max-temperature 0.2 --min-temperature 0.02 --lr-end "$FLOOR_50" &
+        run n3net-sigma25 "${N3NET_25[@]}" &
+        run n3net-sigma50 "${N3NET_50[@]}" &
         wait
     fi
     catch_up

@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 
+from minigrad.optim import HalfLifeLR
 from train.config import PER_INVOCATION, RESUMABLE, TrainConfig, add_arguments, flag_name, given_options
 from train.errors import UsageError, run_cli
 from train.inference import load_checkpoint
@@ -74,18 +75,18 @@ def branch_settings(given, resume, out, last):
     return TrainConfig(**options).check(), ckpt
 
 
-def check_new_floor(ckpt, saved, lr_end, out):
+def check_new_floor(ckpt, half_life, old_end, lr_end, out):
     """A resumed run may change its learning-rate floor --lr-end (e.g. to hold its rate from here on
     for a budget that keeps growing) if its schedule halves (--lr-half-life) and the new floor is not
     above the rate it has reached: the rate then goes on without a jump."""
-    if not saved.get("lr_half_life"):
-        raise UsageError(f"--lr-end {lr_end:g} differs from the run's {saved.get('lr_end', DEFAULTS.lr_end):g}: "
+    if not half_life:
+        raise UsageError(f"--lr-end {lr_end:g} differs from the run's {old_end:g}: "
                          f"only a run with --lr-half-life can change its floor (this run's decay is planned to "
                          f"end there); drop --lr-end, or branch the run (--cooldown-from {out}/last.npz "
                          f"--cooldown STEPS --lr-end {lr_end:g})")
     state = ckpt["scheduler"]
-    step, base = int(state["last_step"]), float(state["base_lrs"]["0"])
-    rate = base * max(0.5 ** (step / saved["lr_half_life"]), saved.get("lr_end", DEFAULTS.lr_end) / base)
+    step = int(state["last_step"])
+    rate = HalfLifeLR.rate(float(state["base_lrs"]["0"]), half_life, old_end, step)
     if lr_end > rate * (1 + 1e-6):
         raise UsageError(f"--lr-end {lr_end:g} is above the learning rate the run has reached ({rate:.4g} at step "
                          f"{step}): the rate would jump up; give at most {rate:.4g}")
@@ -106,8 +107,9 @@ def settings(given, resume):
         raise UsageError(f"nothing to resume: {last} does not exist")
     ckpt = load_checkpoint(last)
     saved = json.loads(ckpt["train_args"])
-    if "lr_end" in given and given["lr_end"] != saved.get("lr_end", DEFAULTS.lr_end):
-        check_new_floor(ckpt, saved, given["lr_end"], out)
+    old_end = saved.get("lr_end", DEFAULTS.lr_end)
+    if "lr_end" in given and given["lr_end"] != old_end:
+        check_new_floor(ckpt, saved.get("lr_half_life"), old_end, given["lr_end"], out)
     resumed = {**inherit(given, saved, RESUMABLE), "out": out}
     if resumed["steps"] <= int(ckpt["step"]):
         raise UsageError(f"the run in {out} is at step {int(ckpt['step'])} of {resumed['steps']} "
