@@ -3,8 +3,8 @@
     python models/report.py models/results/n3net-sigma25.json models/results/dncnn17-sigma25.json ...
 
 Each JSON is written by train/evaluate.py --json (with --bm3d for the BM3D rows); its "checkpoint"
-names the model file, whose training options, steps and wall time go into the training table.
-Prints, per sigma, the PSNR table (noisy input, BM3D where measured, every model; per test image
+names the model file (relative to the repository root where it lies inside it), whose training
+options, steps and wall time go into the training table.  Prints, per sigma, the PSNR table (noisy input, BM3D where measured, every model; per test image
 and the mean PSNR / SSIM), then the training table.
 """
 import argparse
@@ -13,13 +13,14 @@ import os
 import sys
 
 from minigrad import load
+from train.shipped import in_repo
 
 
 def read(path):
     with open(path) as f:
         result = json.load(f)
     result["name"] = os.path.splitext(os.path.basename(result["checkpoint"]))[0]
-    result["model"] = load(result["checkpoint"])
+    result["model"] = load(in_repo(result["checkpoint"]))     # relative: to the repository root
     return result
 
 

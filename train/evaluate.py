@@ -21,6 +21,7 @@ from train.data import DEFAULT_DATA, list_images
 from train.errors import UsageError, run_cli
 from train.evaluation import evaluate_images
 from train.inference import COLOUR_HELP, COLOUR_MODES
+from train.shipped import repo_relative
 
 
 def bm3d_function():
@@ -53,7 +54,7 @@ def main(argv=None):
     with progress_bar(len(paths), os.path.basename(os.path.normpath(args.images)), unit="image") as progress:
         results = evaluate_images(model, paths, args.sigma, args.device, args.seed, args.save_dir,
                                   bm3d_function() if args.bm3d else None, args.colour, args.memory_gb, progress)
-    results["checkpoint"] = path
+    results["checkpoint"] = repo_relative(path)        # models/NAME.npz for a shipped model, in any clone
     if any("colour" in r for r in results["images"].values()):
         print(f"colour images: {COLOUR_MODES[args.colour]}")
     print(f"{'image':<22}{'noisy PSNR':>11}{'PSNR':>8}{'SSIM':>8}" + ("  BM3D PSNR / SSIM" if args.bm3d else ""))

@@ -30,6 +30,18 @@ def nearest_shipped_sigma(sigma):
     return next((level for level in levels if level >= sigma - 5), levels[-1])
 
 
+def repo_relative(path):
+    """path relative to the repository root if it lies inside the repository (so that a record of
+    it, e.g. evaluate.py's JSON, holds in any clone), else path as given."""
+    full = os.path.abspath(path)
+    return os.path.relpath(full, REPO) if os.path.commonpath([full, REPO]) == REPO else path
+
+
+def in_repo(path):
+    """A path as repo_relative wrote it, made usable from any working directory."""
+    return path if os.path.isabs(path) else os.path.join(REPO, path)
+
+
 def shipped_path(name):
     return os.path.join(MODELS_DIR, f"{name}.npz")
 

@@ -46,6 +46,27 @@ def test_unknown_or_missing_models_name_the_shipped_ones(models_dir, checkpoint,
         shipped.resolve_checkpoint(checkpoint, sigma)
 
 
+def test_paths_inside_the_repository_are_recorded_relative_to_it(tmp_path, monkeypatch):
+    inside = os.path.join(shipped.REPO, "models", "n3net-sigma25.npz")
+    assert shipped.repo_relative(inside) == os.path.join("models", "n3net-sigma25.npz")
+    assert shipped.repo_relative(str(tmp_path / "best.npz")) == str(tmp_path / "best.npz")   # outside: as given
+    monkeypatch.chdir(tmp_path)                       # read back from anywhere
+    assert shipped.in_repo(shipped.repo_relative(inside)) == inside
+    assert shipped.in_repo(str(tmp_path / "best.npz")) == str(tmp_path / "best.npz")
+
+
+def test_committed_evaluations_name_model_files_of_this_checkout():
+    """models/results/*.json (models/report.py's input) hold no machine's absolute path."""
+    folder = os.path.join(shipped.REPO, "models", "results")
+    paths = [os.path.join(root, f) for root, _, files in os.walk(folder) for f in files if f.endswith(".json")]
+    assert paths
+    for path in paths:
+        with open(path) as f:
+            checkpoint = json.load(f)["checkpoint"]
+        if "not committed" not in checkpoint:         # the official weights: evaluated locally
+            assert not os.path.isabs(checkpoint) and os.path.exists(shipped.in_repo(checkpoint)), (path, checkpoint)
+
+
 def test_export_keeps_the_weights_and_drops_the_optimiser(data, tmp_path):  # noqa: F811
     out = tmp_path / "run"
     assert denoise.main(TINY + ["--steps", "2", "--no-test", "--data", str(data), "--out", str(out)]) == 0
