@@ -4,8 +4,9 @@
 
 Each JSON is written by train/evaluate.py --json (with --bm3d for the BM3D rows); its "checkpoint"
 names the model file (relative to the repository root where it lies inside it), whose training
-options, steps and wall time go into the training table.  Prints, per sigma, the PSNR table (noisy input, BM3D where measured, every model; per test image
-and the mean PSNR / SSIM), then the training table.
+options, steps and wall time go into the training table.  Prints, per sigma, the PSNR table (noisy
+input, BM3D where measured, every model; per test image and the mean PSNR / SSIM), then the
+training table, and with --between JSON ... the table of the shipped models at other noise levels.
 """
 import argparse
 import json
@@ -65,9 +66,27 @@ def training_table(results):
     return "\n".join(lines)
 
 
+def between_table(results):
+    """What the shipped models do to noise levels they were not trained for: per noise level, the
+    noisy input's mean PSNR, each model's mean PSNR / SSIM, and BM3D given the true sigma where measured."""
+    names = sorted({r["name"] for r in results}, key=lambda n: (int(n.split("sigma")[-1]), n))
+    lines = ["| image noise | noisy | " + " | ".join(f"`{n}`" for n in names) + " | BM3D (true sigma) |",
+             "|---|---|" + "---|" * len(names) + "---|"]
+    for sigma in sorted({r["sigma"] for r in results}):
+        at = {r["name"]: r for r in results if r["sigma"] == sigma}
+        bm3d = [r["mean_bm3d_psnr"] for r in at.values() if "mean_bm3d_psnr" in r]
+        cells = [f"{at[n]['mean_psnr']:.2f} / {at[n]['mean_ssim']:.3f}" if n in at else "-" for n in names]
+        noisy = next(iter(at.values()))["mean_noisy_psnr"]
+        lines.append(f"| sigma {sigma:g} | {noisy:.2f} | " + " | ".join(cells) + (f" | {bm3d[0]:.2f} |" if bm3d else " | - |"))
+    return "\n".join(lines)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("results", nargs="+", help="JSON files written by train/evaluate.py --json")
+    p.add_argument("--between", nargs="+", default=[], metavar="JSON",
+                   help="evaluations of the shipped models at other noise levels (models/results/between/): "
+                        "printed as one more table")
     args = p.parse_args(argv)
     results = [read(path) for path in args.results]
     for sigma in sorted({r["sigma"] for r in results}):
@@ -75,6 +94,8 @@ def main(argv=None):
         print(f"sigma {sigma:g}, test images whole, noise seed {chosen[0]['seed']}: PSNR (dB)\n")
         print(psnr_table(chosen) + "\n")
     print(training_table(results))
+    if args.between:
+        print("\nat other noise levels (mean PSNR / SSIM):\n\n" + between_table([read(p) for p in args.between]))
     return 0
 
 

@@ -2,6 +2,7 @@
 import importlib.util
 import json
 import os
+import subprocess
 
 import numpy as np
 
@@ -39,6 +40,23 @@ def test_tables_from_an_evaluation(tmp_path, capsys):
     assert report_module().main([str(tmp_path / "r.json")]) == 0
     assert ("| `n3net-sigma25` | `--model dncnn17 --sigma 25.0 --batch-size 4`, a cool-down branch of 400 steps from "
             "step 100 | 500 (2,000) | 10 min | 29.50 dB (500) |") in capsys.readouterr().out
+
+
+def test_the_table_at_other_noise_levels(tmp_path):
+    report = report_module()
+    results = []
+    for name, sigma, psnr, bm3d in (("n3net-sigma25", 15.0, 30.5, 33.6), ("n3net-sigma50", 15.0, 26.7, None),
+                                    ("n3net-sigma50", 35.0, 27.7, None), ("n3net-sigma25", 35.0, 24.2, 29.6)):
+        r = {"name": name, "sigma": sigma, "mean_psnr": psnr, "mean_ssim": 0.5, "mean_noisy_psnr": 40 - sigma}
+        if bm3d:
+            r["mean_bm3d_psnr"] = bm3d
+        results.append(r)
+    assert report.between_table(results).splitlines() == [
+        "| image noise | noisy | `n3net-sigma25` | `n3net-sigma50` | BM3D (true sigma) |",
+        "|---|---|---|---|---|",
+        "| sigma 15 | 25.00 | 30.50 / 0.500 | 26.70 / 0.500 | 33.60 |",
+        "| sigma 35 | 5.00 | 24.20 / 0.500 | 27.70 / 0.500 | 29.60 |"]
+    assert report.between_table(results[1:3]).splitlines()[2] == "| sigma 15 | 25.00 | 26.70 / 0.500 | - |"
 
 
 def test_curves_read_the_runs_histories(tmp_path):
@@ -81,3 +99,10 @@ def test_curves_read_the_runs_histories(tmp_path):
     out = tmp_path / "curves.png"
     assert curves.main(["--state", str(state), "--results", str(results), "--out", str(out)]) == 0
     assert out.stat().st_size > 10_000
+
+
+def test_regenerate_refuses_an_unknown_noise_level(tmp_path):
+    script = os.path.join(ROOT, "models", "regenerate.sh")
+    assert subprocess.run(["bash", "-n", script]).returncode == 0
+    done = subprocess.run(["bash", script, "30"], capture_output=True, text=True, env={**os.environ, "PYTHON": "false"})
+    assert done.returncode == 2 and "unknown noise level '30' (give 25, 50 or nothing for both)" in done.stderr
