@@ -2,7 +2,7 @@
 # Redo every number and figure of models/README.md (and the README's sigma-25 table) from the
 # committed models, after models/train.sh has replaced one of them:
 #
-#   bash models/regenerate.sh            # both noise levels (about 10 minutes on 2 cores)
+#   bash models/regenerate.sh            # both noise levels (about 5 minutes on 2 cores)
 #   bash models/regenerate.sh 25         # only what n3net-sigma25 or dncnn17-sigma25 feed
 #   bash models/regenerate.sh 50         # only what n3net-sigma50 feeds
 #
