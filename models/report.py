@@ -69,7 +69,7 @@ def training_table(results):
 def between_table(results):
     """What the shipped models do to noise levels they were not trained for: per noise level, the
     noisy input's mean PSNR, each model's mean PSNR / SSIM, and BM3D given the true sigma where measured."""
-    names = sorted({r["name"] for r in results}, key=lambda n: (int(n.split("sigma")[-1]), n))
+    names = list(dict.fromkeys(r["name"] for r in results))           # in the order given
     lines = ["| image noise | noisy | " + " | ".join(f"`{n}`" for n in names) + " | BM3D (true sigma) |",
              "|---|---|" + "---|" * len(names) + "---|"]
     for sigma in sorted({r["sigma"] for r in results}):
