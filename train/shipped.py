@@ -32,9 +32,10 @@ def nearest_shipped_sigma(sigma):
 
 def repo_relative(path):
     """path relative to the repository root if it lies inside the repository (so that a record of
-    it, e.g. evaluate.py's JSON, holds in any clone), else path as given."""
+    it, e.g. evaluate.py's JSON, holds in any clone), else absolute: a relative path in a record is
+    always relative to the repository root, whatever directory the command ran in."""
     full = os.path.abspath(path)
-    return os.path.relpath(full, REPO) if os.path.commonpath([full, REPO]) == REPO else path
+    return os.path.relpath(full, REPO) if os.path.commonpath([full, REPO]) == REPO else full
 
 
 def in_repo(path):

@@ -49,8 +49,9 @@ def test_unknown_or_missing_models_name_the_shipped_ones(models_dir, checkpoint,
 def test_paths_inside_the_repository_are_recorded_relative_to_it(tmp_path, monkeypatch):
     inside = os.path.join(shipped.REPO, "models", "n3net-sigma25.npz")
     assert shipped.repo_relative(inside) == os.path.join("models", "n3net-sigma25.npz")
-    assert shipped.repo_relative(str(tmp_path / "best.npz")) == str(tmp_path / "best.npz")   # outside: as given
+    assert shipped.repo_relative(str(tmp_path / "best.npz")) == str(tmp_path / "best.npz")   # outside: absolute
     monkeypatch.chdir(tmp_path)                       # read back from anywhere
+    assert shipped.repo_relative("best.npz") == str(tmp_path / "best.npz")     # outside, given relative: absolute
     assert shipped.in_repo(shipped.repo_relative(inside)) == inside
     assert shipped.in_repo(str(tmp_path / "best.npz")) == str(tmp_path / "best.npz")
 
