@@ -11,8 +11,11 @@
 #       at sigma 15 and 35 (with BM3D given the true sigma), inspect_n3's and compare's figures;
 #   50: the evaluation of n3net-sigma50 (with BM3D), it at sigma 15 and 35, inspect_n3's figure, and
 #       its blocks' diagnostic on four 160 x 160 crops of brick (models/README, Pictures).
-# Then the progress figure and table (models/curves.py) and the tables (models/report.py), printed
-# for pasting into models/README.md and README.md.  Needs the bm3d package (pip install bm3d).
+# Then the progress figure (models/curves.py), and the tables (models/report.py --write: the PSNR,
+# training and other-noise-level tables and the table of the runs' test points) put into
+# models/README.md and README.md in place of the old ones; the prose around them is the author's to
+# update (tests/test_models_report.py holds the tables to the committed results).  Needs the bm3d
+# package (pip install bm3d).
 # Each lane's output is in runs/regenerate/LANE.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,4 +70,4 @@ done
 $py models/curves.py --out docs/figures/models_curves.png
 $py models/report.py $results/n3net-sigma25.json $results/dncnn17-sigma25.json $results/n3net-sigma50.json \
     --between $between/n3net-sigma25-at-15.json $between/n3net-sigma25-at-35.json \
-              $between/n3net-sigma50-at-15.json $between/n3net-sigma50-at-35.json
+              $between/n3net-sigma50-at-15.json $between/n3net-sigma50-at-35.json --write

@@ -7,8 +7,16 @@ names the model file (relative to the repository root where it lies inside it), 
 options, steps and wall time go into the training table.  Prints, per sigma, the PSNR table (noisy
 input, BM3D where measured, every model; per test image and the mean PSNR / SSIM), then the
 training table, and with --between JSON ... the table of the shipped models at other noise levels.
+
+With --write it puts these tables (and models/curves.py's table of the runs' test points) into
+models/README.md and README.md in place of the tables they replace, found by their header (and, where
+several tables share a header, their row labels); with --check it only says which differ (exit
+status 1), so that a test can hold the READMEs to the committed results:
+
+    python models/report.py --write          # the committed results (models/results/) and runs
 """
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -25,9 +33,15 @@ def read(path):
     return result
 
 
-def psnr_table(results):
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+SHIPPED = ("n3net-sigma25", "dncnn17-sigma25", "n3net-sigma50")          # models/results/NAME.json
+
+
+def psnr_table(results, corner=""):
+    """Per test image and on average, the noisy input's, BM3D's (where measured) and each model's PSNR."""
     names = sorted(results[0]["images"])
-    lines = ["| | " + " | ".join(os.path.splitext(n)[0] for n in names) + " | mean PSNR / SSIM |",
+    lines = [(f"| {corner} | " if corner else "| | ") + " | ".join(os.path.splitext(n)[0] for n in names) + " | mean PSNR / SSIM |",
              "|---|" + "---|" * (len(names) + 1)]
 
     def row(label, result, key, mean):               # mean: the key of the mean PSNR, "_ssim" for SSIM
@@ -81,21 +95,106 @@ def between_table(results):
     return "\n".join(lines)
 
 
+def tables(text):
+    """[(start, end)] line ranges of the markdown tables of `text` (runs of lines that begin with '|')."""
+    lines, found, start = text.split("\n"), [], None
+    for i, line in enumerate(lines + [""]):
+        if line.startswith("|") and start is None:
+            start = i
+        elif not line.startswith("|") and start is not None:
+            found.append((start, i))
+            start = None
+    return found
+
+
+def labels(table_lines):
+    """The first cells of a table's rows (below its header and separator)."""
+    return [line.split("|")[1].strip() for line in table_lines[2:]]
+
+
+def replace_table(text, table):
+    """`text` with `table` in place of the one table it stands for: the one with the same header, or
+    where several share it, the one with the same row labels.  A table that is not there is an error
+    (paste it by hand once: the layout of the file is the author's)."""
+    lines, new = text.split("\n"), table.split("\n")
+    same_header = [(a, b) for a, b in tables(text) if lines[a] == new[0]]
+    if len(same_header) > 1:
+        same_header = [(a, b) for a, b in same_header if labels(lines[a:b]) == labels(new)]
+    if len(same_header) != 1:
+        raise ValueError(f"{len(same_header)} tables headed {new[0]!r}{' with these rows' if same_header == [] else ''}")
+    a, b = same_header[0]
+    return "\n".join(lines[:a] + new + lines[b:])
+
+
+def readme_tables(results, between, state):
+    """{file: [tables]}: what models/README.md and README.md show of these evaluations and runs."""
+    spec = importlib.util.spec_from_file_location("curves", os.path.join(HERE, "curves.py"))
+    curves = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(curves)
+    by_sigma = {}
+    for r in results:
+        by_sigma.setdefault(r["sigma"], []).append(r)
+    in_models = [psnr_table(chosen) for _, chosen in sorted(by_sigma.items())] + [training_table(results)]
+    if between:
+        in_models.append(between_table(between))
+    in_models.append(curves.progress(curves.load(state)))
+    in_readme = [psnr_table(by_sigma[25.0], corner="sigma 25")] if 25.0 in by_sigma else []
+    return {os.path.join(HERE, "README.md"): in_models, os.path.join(ROOT, "README.md"): in_readme}
+
+
+def sync(files, write):
+    """Put each file's tables in place; return the files whose tables differed (written if `write`)."""
+    differ = []
+    for path, new_tables in files.items():
+        with open(path) as f:
+            text = f.read()
+        updated = text
+        for table in new_tables:
+            try:
+                updated = replace_table(updated, table)
+            except ValueError as e:
+                raise SystemExit(f"{os.path.relpath(path, ROOT)}: {e}: paste the table by hand once "
+                                 f"(models/report.py prints it)") from None
+        if updated != text:
+            differ.append(path)
+            if write:
+                with open(path + ".tmp", "w") as f:
+                    f.write(updated)
+                os.replace(path + ".tmp", path)
+    return differ
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("results", nargs="+", help="JSON files written by train/evaluate.py --json")
-    p.add_argument("--between", nargs="+", default=[], metavar="JSON",
-                   help="evaluations of the shipped models at other noise levels (models/results/between/): "
-                        "printed as one more table")
+    p.add_argument("results", nargs="*", help="JSON files written by train/evaluate.py --json "
+                   "(default: models/results/NAME.json of the shipped models)")
+    p.add_argument("--between", nargs="+", default=None, metavar="JSON",
+                   help="evaluations of the shipped models at other noise levels (default with --write or --check: "
+                        "models/results/between/*.json): printed as one more table")
+    p.add_argument("--state", default=os.path.join(HERE, "state"), help="models/train.sh's run folders (--write, --check)")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--write", action="store_true", help="put the tables into models/README.md and README.md")
+    what.add_argument("--check", action="store_true", help="only say whether the READMEs' tables differ (exit 1)")
     args = p.parse_args(argv)
-    results = [read(path) for path in args.results]
+    paths = args.results or [os.path.join(HERE, "results", f"{name}.json") for name in SHIPPED]
+    between = args.between
+    if between is None and (args.write or args.check):
+        folder = os.path.join(HERE, "results", "between")
+        between = sorted(os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".json"))
+    results = [read(path) for path in paths]
+    between = [read(path) for path in between or []]
+    if args.write or args.check:
+        differ = sync(readme_tables(results, between, args.state), write=args.write)
+        for path in differ:
+            print(f"{os.path.relpath(path, ROOT)}: tables {'updated' if args.write else 'differ from the results'}")
+        return 1 if differ and args.check else 0
     for sigma in sorted({r["sigma"] for r in results}):
         chosen = [r for r in results if r["sigma"] == sigma]
         print(f"sigma {sigma:g}, test images whole, noise seed {chosen[0]['seed']}: PSNR (dB)\n")
         print(psnr_table(chosen) + "\n")
     print(training_table(results))
-    if args.between:
-        print("\nat other noise levels (mean PSNR / SSIM):\n\n" + between_table([read(p) for p in args.between]))
+    if between:
+        print("\nat other noise levels (mean PSNR / SSIM):\n\n" + between_table(between))
     return 0
 
 

@@ -5,6 +5,7 @@ import os
 import subprocess
 
 import numpy as np
+import pytest
 
 from minigrad import save
 
@@ -106,3 +107,27 @@ def test_regenerate_refuses_an_unknown_noise_level(tmp_path):
     assert subprocess.run(["bash", "-n", script]).returncode == 0
     done = subprocess.run(["bash", script, "30"], capture_output=True, text=True, env={**os.environ, "PYTHON": "false"})
     assert done.returncode == 2 and "unknown noise level '30' (give 25, 50 or nothing for both)" in done.stderr
+
+
+def test_a_table_replaces_the_one_it_stands_for():
+    report = report_module()
+    text = "\n".join(["intro", "| | a | b |", "|---|---|---|", "| noisy | 1 | 2 |", "| x | 3 | 4 |", "",
+                      "between", "| | a | b |", "|---|---|---|", "| noisy | 1 | 2 |", "| y | 5 | 6 |", "end"])
+    assert report.tables(text) == [(1, 5), (7, 11)]
+    new = "| | a | b |\n|---|---|---|\n| noisy | 1 | 2 |\n| y | 7 | 8 |"          # the second, by its rows
+    assert report.replace_table(text, new).split("\n")[7:12] == new.split("\n") + ["end"]
+    assert report.replace_table(text, new).split("\n")[:7] == text.split("\n")[:7]
+    unique = "| run | step |\n|---|---|\n| n3 | 1 |\n| n3 | 2 |"
+    with_runs = text + "\n| run | step |\n|---|---|\n| n3 | 1 |"
+    assert report.replace_table(with_runs, unique).endswith("end\n" + unique)   # a unique header: rows may grow
+    with pytest.raises(ValueError, match="0 tables headed '\\| model \\| steps \\|'"):
+        report.replace_table(text, "| model | steps |\n|---|---|\n| a | 1 |")
+    with pytest.raises(ValueError, match="with these rows"):
+        report.replace_table(text, "| | a | b |\n|---|---|---|\n| noisy | 1 | 2 |\n| z | 0 | 0 |")
+
+
+def test_the_readmes_show_the_committed_results(capsys):
+    """The tables of models/README.md and README.md are what models/report.py makes of the committed
+    evaluations (models/results/), models and runs (models/state/): `models/report.py --write` after
+    models/regenerate.sh or a new run keeps them so."""
+    assert report_module().main(["--check"]) == 0, capsys.readouterr().out
