@@ -8,6 +8,8 @@
 #     bash models/train.sh 0                        # the cool-down branches only
 #     bash models/train.sh 0 --only dncnn17-sigma25 # one run's (or its branch's) part only
 #     bash models/train.sh MINUTES --device gpu     # on a GPU (CuPy), one run after the other
+#     bash models/train.sh MINUTES --until STEP --only n3net-sigma25     # the sigma-25 runs up to STEP,
+#     bash models/train.sh MINUTES --until STEP --only dncnn17-sigma25   # side by side (two commands)
 #
 # Each N3Net trains for MINUTES (then saves and stops cleanly, at most one step later), and its best
 # checkpoint by validation PSNR is exported to models/NAME.npz (weights only: what the commands
@@ -41,17 +43,19 @@
 # validates better than the shipped model.  The branch's weights are not kept (only its logs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-usage="usage: bash models/train.sh MINUTES [--cooldown STEPS] [--only NAME] [--device cpu|gpu]"
+usage="usage: bash models/train.sh MINUTES [--cooldown STEPS] [--only NAME] [--until STEP] [--device cpu|gpu]"
 minutes=${1:?$usage}
 shift
 device=cpu
 COOLDOWN=400               # steps of each cool-down branch (0: none)
 only=                      # one run's name: the others are left as they are
+until=                     # the step where the sigma-25 runs stop (if MINUTES has not stopped them)
 while [ $# -gt 0 ]; do
     case $1 in
         --device) device=${2:?--device cpu or gpu}; shift 2 ;;
         --cooldown) COOLDOWN=${2:?--cooldown STEPS}; shift 2 ;;
         --only) only=${2:?--only NAME}; shift 2 ;;
+        --until) until=${2:?--until STEP}; shift 2 ;;
         *) echo "$usage" >&2; exit 2 ;;
     esac
 done
@@ -64,7 +68,7 @@ FLOOR_50=7e-5
 N3NET_25=(--model n3net --sigma 25 --max-temperature 0.2 --min-temperature 0.02 --lr-end "$FLOOR_25")
 N3NET_50=(--model n3net --sigma 50 --max-temperature 0.2 --min-temperature 0.02 --lr-end "$FLOOR_50")
 DNCNN_25=(--model dncnn17 --sigma 25 --lr-end "$FLOOR_25")
-STEPS=1000000              # the N3Nets' cap, never reached: MINUTES bounds each invocation
+STEPS=1000000              # the N3Nets' cap, never reached: MINUTES bounds each invocation (or --until)
 mkdir -p "$state"
 threads=(--threads 1)
 [ "$device" = gpu ] && threads=()
@@ -145,9 +149,9 @@ if dncnn is None:
 print(max(1, round((target - first) * dncnn / 60)) if dncnn else 10 ** 6)   # unknown: the cap decides
 PY
 }
-catch_up() {               # DnCNN-17 trains up to the step n3net-sigma25 has reached: equal steps;
-    local target start     # meanwhile (on the CPU) n3net-sigma50 goes on on the other core
-    target=$(step_of n3net-sigma25)
+catch_up() {               # DnCNN-17 trains up to the step n3net-sigma25 has reached (or --until's):
+    local target start     # equal steps; meanwhile (on the CPU) n3net-sigma50 goes on on the other core
+    target=${until:-$(step_of n3net-sigma25)}
     start=$(step_of dncnn17-sigma25)
     if [ "$start" -lt "$target" ]; then
         STEPS=$target run dncnn17-sigma25 "${DNCNN_25[@]}" &
@@ -162,10 +166,10 @@ catch_up() {               # DnCNN-17 trains up to the step n3net-sigma25 has re
 }
 if [ "$minutes" != 0 ]; then
     if [ "$device" = gpu ]; then
-        run n3net-sigma25 "${N3NET_25[@]}"
+        STEPS=${until:-$STEPS} run n3net-sigma25 "${N3NET_25[@]}"
         run n3net-sigma50 "${N3NET_50[@]}"
     else
-        run n3net-sigma25 "${N3NET_25[@]}" &
+        STEPS=${until:-$STEPS} run n3net-sigma25 "${N3NET_25[@]}" &
         run n3net-sigma50 "${N3NET_50[@]}" &
         wait
     fi
