@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# How the first round of shipped models was trained (models/README.md; models/train.sh now continues
+# How the first round of shipped models was trained (models/HISTORY.md; models/train.sh now continues
 # their successors from a committed state): three training runs side by side on the 2-core development
 # machine, one thread each: N3Net sigma 25 alone on core 0, N3Net sigma 50 and DnCNN-17 sigma 25
 # sharing core 1.  Each run stops after its --steps or after MINUTES of training, whichever comes
