@@ -117,12 +117,14 @@ def replace_table(text, table):
     where several share it, the one with the same row labels.  A table that is not there is an error
     (paste it by hand once: the layout of the file is the author's)."""
     lines, new = text.split("\n"), table.split("\n")
-    same_header = [(a, b) for a, b in tables(text) if lines[a] == new[0]]
-    if len(same_header) > 1:
-        same_header = [(a, b) for a, b in same_header if labels(lines[a:b]) == labels(new)]
-    if len(same_header) != 1:
-        raise ValueError(f"{len(same_header)} tables headed {new[0]!r}{' with these rows' if same_header == [] else ''}")
-    a, b = same_header[0]
+    found = [(a, b) for a, b in tables(text) if lines[a] == new[0]]
+    rows = ""
+    if len(found) > 1:
+        found = [(a, b) for a, b in found if labels(lines[a:b]) == labels(new)]
+        rows = f" with the rows {', '.join(labels(new))}"
+    if len(found) != 1:
+        raise ValueError(f"{len(found)} tables headed {new[0]!r}{rows}")
+    a, b = found[0]
     return "\n".join(lines[:a] + new + lines[b:])
 
 
