@@ -128,19 +128,25 @@ def replace_table(text, table):
     return "\n".join(lines[:a] + new + lines[b:])
 
 
+def by_sigma(results):
+    """{sigma: [results at that sigma]}, in the order given, by increasing sigma."""
+    grouped = {}
+    for r in sorted(results, key=lambda r: r["sigma"]):
+        grouped.setdefault(r["sigma"], []).append(r)
+    return grouped
+
+
 def readme_tables(results, between, state):
     """{file: [tables]}: what models/README.md and README.md show of these evaluations and runs."""
     spec = importlib.util.spec_from_file_location("curves", os.path.join(HERE, "curves.py"))
     curves = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(curves)
-    by_sigma = {}
-    for r in results:
-        by_sigma.setdefault(r["sigma"], []).append(r)
-    in_models = [psnr_table(chosen) for _, chosen in sorted(by_sigma.items())] + [training_table(results)]
+    grouped = by_sigma(results)
+    in_models = [psnr_table(chosen) for chosen in grouped.values()] + [training_table(results)]
     if between:
         in_models.append(between_table(between))
     in_models.append(curves.progress(curves.load(state)))
-    in_readme = [psnr_table(by_sigma[25.0], corner="sigma 25")] if 25.0 in by_sigma else []
+    in_readme = [psnr_table(grouped[25.0], corner="sigma 25")] if 25.0 in grouped else []
     return {os.path.join(HERE, "README.md"): in_models, os.path.join(ROOT, "README.md"): in_readme}
 
 
@@ -190,8 +196,7 @@ def main(argv=None):
         for path in differ:
             print(f"{os.path.relpath(path, ROOT)}: tables {'updated' if args.write else 'differ from the results'}")
         return 1 if differ and args.check else 0
-    for sigma in sorted({r["sigma"] for r in results}):
-        chosen = [r for r in results if r["sigma"] == sigma]
+    for sigma, chosen in by_sigma(results).items():
         print(f"sigma {sigma:g}, test images whole, noise seed {chosen[0]['seed']}: PSNR (dB)\n")
         print(psnr_table(chosen) + "\n")
     print(training_table(results))
