@@ -2,15 +2,17 @@
 # Redo every number and figure of models/README.md (and the README's sigma-25 table) from the
 # committed models, after models/train.sh has replaced one of them:
 #
-#   bash models/regenerate.sh            # both noise levels (about 5 minutes on 2 cores)
+#   bash models/regenerate.sh            # both noise levels (about 25 minutes on 2 cores)
 #   bash models/regenerate.sh 25         # only what n3net-sigma25 or dncnn17-sigma25 feed
 #   bash models/regenerate.sh 50         # only what n3net-sigma50 feeds
 #
 # Per noise level, one lane on one core (the two side by side):
-#   25: the test-image evaluations of n3net-sigma25 (with BM3D) and dncnn17-sigma25, n3net-sigma25
-#       at sigma 15 and 35 (with BM3D given the true sigma), inspect_n3's and compare's figures;
-#   50: the evaluation of n3net-sigma50 (with BM3D), it at sigma 15 and 35, inspect_n3's figure, and
-#       its blocks' diagnostic on four 160 x 160 crops of brick (models/README, Pictures).
+#   25: the test-image evaluations of n3net-sigma25 (with BM3D) and dncnn17-sigma25, each also with
+#       --self-ensemble (8 orientations averaged: 8 times the time), n3net-sigma25 at sigma 15 and 35
+#       (with BM3D given the true sigma), inspect_n3's and compare's figures;
+#   50: the evaluation of n3net-sigma50 (with BM3D, and with --self-ensemble), it at sigma 15 and 35,
+#       inspect_n3's figure, and its blocks' diagnostic on four 160 x 160 crops of brick (models/README,
+#       Pictures).
 # Then the progress figure (models/curves.py), and the tables (models/report.py --write: the PSNR,
 # training and other-noise-level tables and the table of the runs' test points) put into
 # models/README.md and README.md in place of the old ones; the prose around them is the author's to
@@ -32,10 +34,15 @@ logs=runs/regenerate
 mkdir -p "$logs"
 results=models/results
 between=$results/between
+ensemble=$results/self-ensemble
+mkdir -p $ensemble
 
 lane_25() {
     $py train/evaluate.py --threads 1 --sigma 25 --bm3d --json $results/n3net-sigma25.json
     $py train/evaluate.py --threads 1 --checkpoint dncnn17-sigma25 --sigma 25 --json $results/dncnn17-sigma25.json
+    for name in n3net-sigma25 dncnn17-sigma25; do
+        $py train/evaluate.py --threads 1 --checkpoint $name --sigma 25 --self-ensemble --json $ensemble/$name.json
+    done
     for s in 15 35; do
         $py train/evaluate.py --threads 1 --checkpoint n3net-sigma25 --sigma $s --bm3d --json $between/n3net-sigma25-at-$s.json
     done
@@ -45,6 +52,7 @@ lane_25() {
 
 lane_50() {
     $py train/evaluate.py --threads 1 --sigma 50 --bm3d --json $results/n3net-sigma50.json
+    $py train/evaluate.py --threads 1 --checkpoint n3net-sigma50 --sigma 50 --self-ensemble --json $ensemble/n3net-sigma50.json
     for s in 15 35; do
         $py train/evaluate.py --threads 1 --checkpoint n3net-sigma50 --sigma $s --json $between/n3net-sigma50-at-$s.json
     done
@@ -70,4 +78,5 @@ done
 $py models/curves.py --out docs/figures/models_curves.png
 $py models/report.py $results/n3net-sigma25.json $results/dncnn17-sigma25.json $results/n3net-sigma50.json \
     --between $between/n3net-sigma25-at-15.json $between/n3net-sigma25-at-35.json \
-              $between/n3net-sigma50-at-15.json $between/n3net-sigma50-at-35.json --write
+              $between/n3net-sigma50-at-15.json $between/n3net-sigma50-at-35.json \
+    --self-ensemble $ensemble/n3net-sigma25.json $ensemble/dncnn17-sigma25.json $ensemble/n3net-sigma50.json --write

@@ -6,7 +6,8 @@ Each JSON is written by train/evaluate.py --json (with --bm3d for the BM3D rows)
 names the model file (relative to the repository root where it lies inside it), whose training
 options, steps and wall time go into the training table.  Prints, per sigma, the PSNR table (noisy
 input, BM3D where measured, every model; per test image and the mean PSNR / SSIM), then the
-training table, and with --between JSON ... the table of the shipped models at other noise levels.
+training table, and with --between JSON ... the table of the shipped models at other noise levels;
+--self-ensemble JSON ... (evaluate.py --self-ensemble) adds rows to the PSNR tables of their sigma.
 
 With --write it puts these tables (and models/curves.py's table of the runs' test points) into
 models/README.md and README.md in place of the tables they replace, found by their header (and, where
@@ -38,6 +39,13 @@ ROOT = os.path.dirname(HERE)
 SHIPPED = ("n3net-sigma25", "dncnn17-sigma25", "n3net-sigma50")          # models/results/NAME.json
 
 
+def label(result):
+    """A row's name: the model's, and how it was run if not in one pass."""
+    if result.get("self_ensemble"):
+        return f"`{result['name']}`, {result['self_ensemble']} orientations averaged"
+    return f"`{result['name']}`"
+
+
 def psnr_table(results, corner=""):
     """Per test image and on average, the noisy input's, BM3D's (where measured) and each model's PSNR."""
     names = sorted(results[0]["images"])
@@ -53,7 +61,7 @@ def psnr_table(results, corner=""):
     if with_bm3d:
         row("BM3D", with_bm3d[0], "bm3d_psnr", "mean_bm3d")
     for result in results:
-        row(f"`{result['name']}`", result, "psnr", "mean")
+        row(label(result), result, "psnr", "mean")
     return "\n".join(lines)
 
 
@@ -114,13 +122,15 @@ def labels(table_lines):
 
 def replace_table(text, table):
     """`text` with `table` in place of the one table it stands for: the one with the same header, or
-    where several share it, the one with the same row labels.  A table that is not there is an error
-    (paste it by hand once: the layout of the file is the author's)."""
+    where several share it, the one that shares a row label with it other than those all of them have
+    (the models': "noisy input" and "BM3D" are in every PSNR table; rows may come and go).  A table
+    that is not there is an error (paste it by hand once: the layout of the file is the author's)."""
     lines, new = text.split("\n"), table.split("\n")
     found = [(a, b) for a, b in tables(text) if lines[a] == new[0]]
     rows = ""
     if len(found) > 1:
-        found = [(a, b) for a, b in found if labels(lines[a:b]) == labels(new)]
+        common = set.intersection(*(set(labels(lines[a:b])) for a, b in found))
+        found = [(a, b) for a, b in found if (set(labels(lines[a:b])) - common) & set(labels(new))]
         rows = f" with the rows {', '.join(labels(new))}"
     if len(found) != 1:
         raise ValueError(f"{len(found)} tables headed {new[0]!r}{rows}")
@@ -136,12 +146,13 @@ def by_sigma(results):
     return grouped
 
 
-def readme_tables(results, between, state):
-    """{file: [tables]}: what models/README.md and README.md show of these evaluations and runs."""
+def readme_tables(results, between, state, ensembles=()):
+    """{file: [tables]}: what models/README.md and README.md show of these evaluations and runs
+    (ensembles: self-ensemble evaluations, rows of the PSNR tables only)."""
     spec = importlib.util.spec_from_file_location("curves", os.path.join(HERE, "curves.py"))
     curves = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(curves)
-    grouped = by_sigma(results)
+    grouped = by_sigma(list(results) + list(ensembles))
     in_models = [psnr_table(chosen) for chosen in grouped.values()] + [training_table(results)]
     if between:
         in_models.append(between_table(between))
@@ -172,6 +183,13 @@ def sync(files, write):
     return differ
 
 
+def committed(folder):
+    """The JSON files of models/results/FOLDER (none if it does not exist)."""
+    folder = os.path.join(HERE, "results", folder)
+    names = os.listdir(folder) if os.path.isdir(folder) else []
+    return sorted(os.path.join(folder, n) for n in names if n.endswith(".json"))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("results", nargs="*", help="JSON files written by train/evaluate.py --json "
@@ -179,24 +197,28 @@ def main(argv=None):
     p.add_argument("--between", nargs="+", default=None, metavar="JSON",
                    help="evaluations of the shipped models at other noise levels (default with --write or --check: "
                         "models/results/between/*.json): printed as one more table")
+    p.add_argument("--self-ensemble", nargs="+", default=None, metavar="JSON",
+                   help="evaluations with --self-ensemble (default with --write or --check: "
+                        "models/results/self-ensemble/*.json): rows of the PSNR tables")
     p.add_argument("--state", default=os.path.join(HERE, "state"), help="models/train.sh's run folders (--write, --check)")
     what = p.add_mutually_exclusive_group()
     what.add_argument("--write", action="store_true", help="put the tables into models/README.md and README.md")
     what.add_argument("--check", action="store_true", help="only say whether the READMEs' tables differ (exit 1)")
     args = p.parse_args(argv)
     paths = args.results or [os.path.join(HERE, "results", f"{name}.json") for name in SHIPPED]
-    between = args.between
-    if between is None and (args.write or args.check):
-        folder = os.path.join(HERE, "results", "between")
-        between = sorted(os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".json"))
+    between, ensembles = args.between, args.self_ensemble
+    if args.write or args.check:
+        between = committed("between") if between is None else between
+        ensembles = committed("self-ensemble") if ensembles is None else ensembles
     results = [read(path) for path in paths]
     between = [read(path) for path in between or []]
+    ensembles = [read(path) for path in ensembles or []]
     if args.write or args.check:
-        differ = sync(readme_tables(results, between, args.state), write=args.write)
+        differ = sync(readme_tables(results, between, args.state, ensembles), write=args.write)
         for path in differ:
             print(f"{os.path.relpath(path, ROOT)}: tables {'updated' if args.write else 'differ from the results'}")
         return 1 if differ and args.check else 0
-    for sigma, chosen in by_sigma(results).items():
+    for sigma, chosen in by_sigma(results + ensembles).items():
         print(f"sigma {sigma:g}, test images whole, noise seed {chosen[0]['seed']}: PSNR (dB)\n")
         print(psnr_table(chosen) + "\n")
     print(training_table(results))

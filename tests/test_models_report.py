@@ -117,6 +117,9 @@ def test_a_table_replaces_the_one_it_stands_for():
     new = "| | a | b |\n|---|---|---|\n| noisy | 1 | 2 |\n| y | 7 | 8 |"          # the second, by its rows
     assert report.replace_table(text, new).split("\n")[7:12] == new.split("\n") + ["end"]
     assert report.replace_table(text, new).split("\n")[:7] == text.split("\n")[:7]
+    grown = new + "\n| y, 8 orientations | 9 | 9 |"                              # a shared header: rows may grow
+    assert report.replace_table(text, grown).split("\n")[7:13] == grown.split("\n") + ["end"]
+    assert report.replace_table(text, grown).split("\n")[:7] == text.split("\n")[:7]
     unique = "| run | step |\n|---|---|\n| n3 | 1 |\n| n3 | 2 |"
     with_runs = text + "\n| run | step |\n|---|---|\n| n3 | 1 |"
     assert report.replace_table(with_runs, unique).endswith("end\n" + unique)   # a unique header: rows may grow

@@ -4,6 +4,7 @@
     python train/denoise_image.py noisy.png -o denoised.png --sigma 50      # shipped N3Net, sigma 50
     python train/denoise_image.py dncnn17-sigma25 noisy.png -o denoised.png # a shipped model by name
     python train/denoise_image.py runs/denoise/best.npz noisy.png -o denoised.png
+    python train/denoise_image.py noisy.png -o denoised.png --self-ensemble # 8 orientations, averaged
 
 The image may be any format Pillow reads.  A colour image is denoised per channel (--colour
 channels, the default) or in its luminance only (--colour luminance), and written in colour; a
@@ -21,7 +22,7 @@ import sys
 from train.cli import add_memory_option, common_options, open_model, progress_bar, setup
 from train.data import load_image, save_image
 from train.errors import UsageError, run_cli
-from train.inference import COLOUR_HELP, COLOUR_MODES, denoise_image, plan_tiles
+from train.inference import COLOUR_HELP, COLOUR_MODES, SELF_ENSEMBLE_HELP, SYMMETRIES, denoise_image, plan_tiles
 from train.noise_level import CLEAN_BELOW, estimate_sigma
 from train.shipped import DEFAULT, nearest_shipped_sigma
 
@@ -36,6 +37,7 @@ def main(argv=None):
     p.add_argument("--colour", choices=sorted(COLOUR_MODES), default="channels",
                    help=COLOUR_HELP)
     add_memory_option(p)
+    p.add_argument("--self-ensemble", action="store_true", help=SELF_ENSEMBLE_HELP)
     args = p.parse_args(argv)
     if len(args.inputs) > 2:
         raise UsageError(f"expected [CHECKPOINT] IMAGE, got {len(args.inputs)} arguments: {' '.join(args.inputs)}")
@@ -61,8 +63,11 @@ def main(argv=None):
     if tiles > 1:
         print(f"{noisy.shape[1]}x{noisy.shape[0]} pixels: {tiles} overlapping tiles"
               + (" per channel" if channels > 1 else "") + f" within --memory-gb {args.memory_gb:g}")
-    with progress_bar(tiles * channels, os.path.basename(image)) as progress:
-        denoised = denoise_image(model, noisy, args.colour, args.device, args.memory_gb, progress)
+    orientations = len(SYMMETRIES) if args.self_ensemble else 1
+    if args.self_ensemble:
+        print(f"self-ensemble: the image in its {orientations} orientations, averaged ({orientations} times the time)")
+    with progress_bar(tiles * channels * orientations, os.path.basename(image)) as progress:
+        denoised = denoise_image(model, noisy, args.colour, args.device, args.memory_gb, progress, args.self_ensemble)
     save_image(args.output, denoised)
     print(f"wrote {args.output}")
     return 0

@@ -6,6 +6,7 @@ image, report PSNR and SSIM per image and on average.
     python train/evaluate.py --checkpoint runs/denoise/best.npz --images data/images/test --sigma 25
     python train/evaluate.py --checkpoint CKPT --images DIR --json results.json --save-dir denoised/
     python train/evaluate.py --checkpoint CKPT --images DIR --bm3d    # also BM3D, if installed
+    python train/evaluate.py --self-ensemble       # each image in its 8 orientations, averaged
 
 Colour images get noise on each channel and are denoised per channel (--colour channels, the
 default) or in luminance only (--colour luminance); PSNR is over all channels, SSIM the mean of
@@ -20,7 +21,7 @@ from train.cli import add_memory_option, common_options, open_model, progress_ba
 from train.data import DEFAULT_DATA, list_images
 from train.errors import UsageError, run_cli
 from train.evaluation import evaluate_images
-from train.inference import COLOUR_HELP, COLOUR_MODES
+from train.inference import COLOUR_HELP, COLOUR_MODES, SELF_ENSEMBLE_HELP
 from train.shipped import repo_relative
 
 
@@ -44,16 +45,19 @@ def main(argv=None):
     p.add_argument("--colour", choices=sorted(COLOUR_MODES), default="channels",
                    help=COLOUR_HELP)
     add_memory_option(p)
+    p.add_argument("--self-ensemble", action="store_true", help=SELF_ENSEMBLE_HELP)
     args = p.parse_args(argv)
     setup(args)
     model, _, path, what = open_model(args)
-    print(f"using the {what}, sigma {args.sigma:g}")
+    print(f"using the {what}, sigma {args.sigma:g}"
+          + (", each image in its 8 orientations, averaged (--self-ensemble)" if args.self_ensemble else ""))
     if args.memory_gb <= 0:
         raise UsageError(f"--memory-gb must be positive, got {args.memory_gb:g}")
     paths = list_images(args.images)                   # FileNotFoundError if none
     with progress_bar(len(paths), os.path.basename(os.path.normpath(args.images)), unit="image") as progress:
         results = evaluate_images(model, paths, args.sigma, args.device, args.seed, args.save_dir,
-                                  bm3d_function() if args.bm3d else None, args.colour, args.memory_gb, progress)
+                                  bm3d_function() if args.bm3d else None, args.colour, args.memory_gb, progress,
+                                  args.self_ensemble)
     results["checkpoint"] = repo_relative(path)        # models/NAME.npz for a shipped model, in any clone
     if any("colour" in r for r in results["images"].values()):
         print(f"colour images: {COLOUR_MODES[args.colour]}")

@@ -6,27 +6,28 @@ import time
 import numpy as np
 
 from .data import add_noise, list_images, load_image, save_image
-from .inference import MEMORY_GB, denoise_image
+from .inference import MEMORY_GB, SYMMETRIES, denoise_image
 from .metrics import psnr, ssim
 
 MIN_SIZE = 11                  # the SSIM's 11 x 11 Gaussian window
 
 
 def evaluate_folder(model, folder, sigma, device="cpu", seed=0, save_dir=None, bm3d=None, colour="channels",
-                    memory_gb=MEMORY_GB, progress=None):
+                    memory_gb=MEMORY_GB, progress=None, self_ensemble=False):
     """PSNR and SSIM of the model on every image of a folder (evaluate_images on list_images(folder))."""
     return evaluate_images(model, list_images(folder), sigma, device, seed, save_dir, bm3d, colour, memory_gb,
-                           progress)
+                           progress, self_ensemble)
 
 
 def evaluate_images(model, paths, sigma, device="cpu", seed=0, save_dir=None, bm3d=None, colour="channels",
-                    memory_gb=MEMORY_GB, progress=None):
+                    memory_gb=MEMORY_GB, progress=None, self_ensemble=False):
     """PSNR and SSIM of the model on these image files, in order; noise from numpy's generator `seed`.
 
     bm3d: optionally a function (noisy, sigma_01) -> estimate to compare with (per channel).
     colour: how colour images are denoised (inference.COLOUR_MODES); memory_gb: the budget of one
     evaluation (larger images are tiled, inference.plan_tiles); progress: called with 1 after each
-    image."""
+    image; self_ensemble: the mean over the image's 8 orientations (inference.denoise), recorded in
+    the results."""
     if not paths:
         raise ValueError("no images to evaluate on")
     rng, per_image = np.random.default_rng(seed), {}
@@ -37,7 +38,7 @@ def evaluate_images(model, paths, sigma, device="cpu", seed=0, save_dir=None, bm
                              f"at least {MIN_SIZE}x{MIN_SIZE}; remove it from the folder")
         noisy = add_noise(clean, sigma, rng)
         start = time.perf_counter()
-        estimate = denoise_image(model, noisy, colour, device, memory_gb)
+        estimate = denoise_image(model, noisy, colour, device, memory_gb, self_ensemble=self_ensemble)
         name = os.path.basename(path)
         per_image[name] = {"psnr": psnr(clean, estimate), "ssim": ssim(clean, estimate),
                            "noisy_psnr": psnr(clean, noisy), "noisy_ssim": ssim(clean, noisy),
@@ -54,4 +55,7 @@ def evaluate_images(model, paths, sigma, device="cpu", seed=0, save_dir=None, bm
             progress(1)
     keys = [key for key, value in next(iter(per_image.values())).items() if not isinstance(value, str)]
     means = {f"mean_{key}": float(np.mean([r[key] for r in per_image.values()])) for key in keys}
-    return {"sigma": sigma, "seed": seed, "images": per_image, **means}
+    results = {"sigma": sigma, "seed": seed, "images": per_image, **means}
+    if self_ensemble:
+        results["self_ensemble"] = len(SYMMETRIES)
+    return results

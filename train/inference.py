@@ -119,20 +119,54 @@ def _forward(model, image, device):
     return to_numpy(out)[0, 0]
 
 
-def denoise(model, noisy, device="cpu", memory_gb=MEMORY_GB, progress=None):
+# The eight symmetries of the square (the dihedral group D4): k quarter turns, then a mirror or not
+SYMMETRIES = [(k, mirror) for mirror in (False, True) for k in range(4)]
+SELF_ENSEMBLE_HELP = ("denoise the image in its 8 orientations (4 quarter turns, each mirrored or not), turn "
+                      "the results back and average them (geometric self-ensemble): 8 times the time, "
+                      "usually a little higher PSNR (default: off)")
+
+
+def turn(image, k, mirror):
+    """An (H, W) image turned k quarter turns counter-clockwise, then mirrored left-right if mirror."""
+    out = np.rot90(image, k)
+    return out[:, ::-1] if mirror else out
+
+
+def turn_back(image, k, mirror):
+    """The inverse of turn: turn_back(turn(x, k, mirror), k, mirror) == x."""
+    return np.rot90(image[:, ::-1] if mirror else image, -k)
+
+
+def denoise(model, noisy, device="cpu", memory_gb=MEMORY_GB, progress=None, self_ensemble=False):
     """Denoise one (H, W) image in [0, 1] with the model in evaluation mode.
 
     An image smaller than the model's smallest input (N3Net's match window: 80 x 80 pixels) is
     mirrored at its border up to that size, denoised, and cropped back.  An image larger than the
     memory budget (memory_gb, for the arrays of one evaluation) is denoised in overlapping tiles
     (plan_tiles) with the same result as in one piece.  progress: called with 1 after each tile.
+
+    self_ensemble: the mean of the model's results on the image's 8 orientations (SYMMETRIES), each
+    turned back: the "enhanced prediction" of Timofte, Rothe and Van Gool 2016 ("Seven ways to improve
+    example-based single image super resolution", CVPR), the geometric self-ensemble of EDSR+ (Lim et
+    al. 2017).  The models trained on crops in all 8 orientations (data.py), but are not equivariant
+    (a convolution's kernels, N3's patch grid), so the 8 results differ and their mean is a little
+    better; the mean itself is equivariant: it turns with the image.  8 times the time.
     """
+    if self_ensemble:
+        total = np.zeros(noisy.shape, np.float64)
+        for k, mirror in SYMMETRIES:
+            out = denoise(model, np.ascontiguousarray(turn(noisy, k, mirror)), device, memory_gb, progress)
+            total += turn_back(out, k, mirror)
+        return (total / len(SYMMETRIES)).astype(np.float32)
     H, W = noisy.shape
     need = model.min_size() if hasattr(model, "min_size") else 1
     pad_h, pad_w = max(0, need - H), max(0, need - W)
     if pad_h or pad_w:
         image = np.pad(noisy, ((0, pad_h), (0, pad_w)), mode="symmetric")
-        return _forward(model, image, device)[:H, :W]
+        out = _forward(model, image, device)[:H, :W]
+        if progress:
+            progress(1)
+        return out
     tiles = plan_tiles(model, (H, W), memory_gb)
     if len(tiles) == 1:
         out = _forward(model, noisy, device)
@@ -155,18 +189,22 @@ COLOUR_HELP = ("how a colour image is denoised: " + "; ".join(f"{k}: {v}" for k,
 RGB_TO_YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
 
 
-def denoise_image(model, noisy, colour="channels", device="cpu", memory_gb=MEMORY_GB, progress=None):
+def denoise_image(model, noisy, colour="channels", device="cpu", memory_gb=MEMORY_GB, progress=None,
+                  self_ensemble=False):
     """Denoise an (H, W) grayscale or (H, W, 3) RGB image in [0, 1] with a grayscale model.
 
     colour="channels": R, G and B one after the other, as three grayscale images (right for
     noise drawn independently per channel, as here); "luminance": only Y, the chroma untouched
-    (its noise stays).  memory_gb and progress: as denoise (progress is called per tile and channel)."""
+    (its noise stays).  memory_gb, progress and self_ensemble: as denoise (progress is called per
+    tile, orientation and channel)."""
+    def one(image):
+        return denoise(model, image, device, memory_gb, progress, self_ensemble)
     if noisy.ndim == 2:
-        return denoise(model, noisy, device, memory_gb, progress)
+        return one(noisy)
     if colour not in COLOUR_MODES:
         raise ValueError(f"unknown colour mode {colour!r}: use {' or '.join(COLOUR_MODES)}")
     if colour == "channels":
-        return np.stack([denoise(model, noisy[..., c], device, memory_gb, progress) for c in range(3)], axis=-1)
+        return np.stack([one(noisy[..., c]) for c in range(3)], axis=-1)
     ycc = noisy.astype(np.float64) @ RGB_TO_YCC.T                             # (H, W, 3)
-    ycc[..., 0] = denoise(model, ycc[..., 0].astype(np.float32), device, memory_gb, progress)
+    ycc[..., 0] = one(ycc[..., 0].astype(np.float32))
     return (ycc @ np.linalg.inv(RGB_TO_YCC).T).astype(np.float32)

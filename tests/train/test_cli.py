@@ -152,6 +152,15 @@ def test_evaluate_after_a_short_training_beats_the_noisy_input(data, tmp_path):
     Image.open(list_images(data / "test")[0]).save(noisy)
     assert denoise_image.main([str(out / "best.npz"), str(noisy), "-o", str(tmp_path / "clean.png")]) == 0
     assert load_grayscale(tmp_path / "clean.png").shape == load_grayscale(noisy).shape
+    # the self-ensemble: recorded, and (averaging 8 estimates whose errors differ) not worse here
+    assert evaluate.main(["--checkpoint", str(out / "last.npz"), "--images", str(data / "test"),
+                          "--json", str(tmp_path / "eval8.json"), "--self-ensemble"]) == 0
+    ensemble = json.loads((tmp_path / "eval8.json").read_text())
+    assert ensemble["self_ensemble"] == 8 and "self_ensemble" not in result
+    assert ensemble["mean_psnr"] > result["mean_psnr"]
+    assert denoise_image.main([str(out / "best.npz"), str(noisy), "-o", str(tmp_path / "clean8.png"),
+                               "--self-ensemble"]) == 0
+    assert load_grayscale(tmp_path / "clean8.png").shape == load_grayscale(noisy).shape
 
 
 def test_evaluate_images_reports_each_image_once_and_equals_the_folder(data):
