@@ -21,6 +21,7 @@ import importlib.util
 import json
 import os
 import sys
+from collections import Counter
 
 from minigrad import load
 from train.shipped import in_repo
@@ -122,15 +123,15 @@ def labels(table_lines):
 
 def replace_table(text, table):
     """`text` with `table` in place of the one table it stands for: the one with the same header, or
-    where several share it, the one that shares a row label with it other than those all of them have
-    (the models': "noisy input" and "BM3D" are in every PSNR table; rows may come and go).  A table
+    where several share it, the one with a row label that is its own among them (the models'; "noisy
+    input" and "BM3D" are in every PSNR table) and in the new table: rows may come and go.  A table
     that is not there is an error (paste it by hand once: the layout of the file is the author's)."""
     lines, new = text.split("\n"), table.split("\n")
     found = [(a, b) for a, b in tables(text) if lines[a] == new[0]]
     rows = ""
     if len(found) > 1:
-        common = set.intersection(*(set(labels(lines[a:b])) for a, b in found))
-        found = [(a, b) for a, b in found if (set(labels(lines[a:b])) - common) & set(labels(new))]
+        counts = Counter(label for a, b in found for label in set(labels(lines[a:b])))
+        found = [(a, b) for a, b in found if {l for l in labels(lines[a:b]) if counts[l] == 1} & set(labels(new))]
         rows = f" with the rows {', '.join(labels(new))}"
     if len(found) != 1:
         raise ValueError(f"{len(found)} tables headed {new[0]!r}{rows}")
