@@ -2,7 +2,7 @@
 # Redo every number and figure of models/README.md (and the README's sigma-25 table) from the
 # committed models, after models/train.sh has replaced one of them:
 #
-#   bash models/regenerate.sh            # both noise levels (about 25 minutes on 2 cores)
+#   bash models/regenerate.sh            # both noise levels (two lanes on 2 cores; see below)
 #   bash models/regenerate.sh 25         # only what n3net-sigma25 or dncnn17-sigma25 feed
 #   bash models/regenerate.sh 50         # only what n3net-sigma50 feeds
 #
@@ -18,7 +18,10 @@
 # models/README.md and README.md in place of the old ones; the prose around them is the author's to
 # update (tests/test_models_report.py holds the tables to the committed results).  Needs the bm3d
 # package (pip install bm3d).
-# Each lane's output is in runs/regenerate/LANE.log.
+# Each lane's output is in runs/regenerate/LANE.log.  The lanes took about 5 minutes before the
+# self-ensemble evaluations came in; each of those takes 8 plain evaluations' time (one core: 66 s
+# for an N3Net on the test images, 37 s for DnCNN-17: the "seconds" of models/results/NAME.json), so
+# the sigma-25 lane now takes about 20 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${PYTHON:-.venv/bin/python}

@@ -185,10 +185,12 @@ def sync(files, write):
 
 
 def committed(folder):
-    """The JSON files of models/results/FOLDER (none if it does not exist)."""
+    """The JSON files of models/results/FOLDER (none if it does not exist), the shipped models' in
+    SHIPPED's order first."""
     folder = os.path.join(HERE, "results", folder)
-    names = os.listdir(folder) if os.path.isdir(folder) else []
-    return sorted(os.path.join(folder, n) for n in names if n.endswith(".json"))
+    names = [n for n in os.listdir(folder) if n.endswith(".json")] if os.path.isdir(folder) else []
+    order = {f"{name}.json": i for i, name in enumerate(SHIPPED)}
+    return [os.path.join(folder, n) for n in sorted(names, key=lambda n: (order.get(n, len(SHIPPED)), n))]
 
 
 def main(argv=None):
