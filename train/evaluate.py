@@ -21,7 +21,7 @@ from train.cli import add_memory_option, common_options, open_model, progress_ba
 from train.data import DEFAULT_DATA, list_images
 from train.errors import UsageError, run_cli
 from train.evaluation import evaluate_images
-from train.inference import COLOUR_HELP, COLOUR_MODES, SELF_ENSEMBLE_HELP
+from train.inference import COLOUR_HELP, COLOUR_MODES, SELF_ENSEMBLE_HELP, SYMMETRIES
 from train.shipped import repo_relative
 
 
@@ -49,8 +49,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     setup(args)
     model, _, path, what = open_model(args)
-    print(f"using the {what}, sigma {args.sigma:g}"
-          + (", each image in its 8 orientations, averaged (--self-ensemble)" if args.self_ensemble else ""))
+    ensemble = f", each image in its {len(SYMMETRIES)} orientations, averaged (--self-ensemble)"
+    print(f"using the {what}, sigma {args.sigma:g}" + (ensemble if args.self_ensemble else ""))
     if args.memory_gb <= 0:
         raise UsageError(f"--memory-gb must be positive, got {args.memory_gb:g}")
     paths = list_images(args.images)                   # FileNotFoundError if none
