@@ -7,7 +7,9 @@ of the basin the branch ends in.  Every parameter and every batch-norm running s
 mean over the checkpoints; with --batches N the running statistics are then recomputed for the
 averaged weights over N training batches (experiments/precise_bn.py).  Prints the validation and
 test PSNR of the last checkpoint and of the average (the same images and noise as train/denoise.py's
-validation and models/train.sh's test points).
+validation and models/train.sh's test points).  It computes what `train/denoise.py --average-last N`
+does inside a run (every --checkpoint-every steps over the last N), from checkpoints kept by hand;
+--out writes the average as that option's best.npz would be (for train/export.py).
 
     python -m experiments.average_weights SNAP/31000.npz SNAP/31200.npz ... [--batches 200] [--out avg.npz]
 """
@@ -64,8 +66,12 @@ def main():
     for name, v, t in rows:
         per = {k: round(x["psnr"], 2) for k, x in t["images"].items()}
         print(f"{name}: val {v:.3f}  test {t['mean_psnr']:.3f}  {per}")
-    if a.out:
-        save(mean, a.out)
+    if a.out:          # as train/denoise.py --average-last writes it (train/run.py), to export or evaluate
+        args["average_last"] = steps[-1] - steps[0]
+        validated = rows[-1][1]
+        mean = {k: v for k, v in mean.items() if k != "average"}
+        save(dict(mean, averaged=len(steps), best_val_psnr=validated, best_val_step=steps[-1],
+                  train_args=json.dumps(args)), a.out)
 
 
 if __name__ == "__main__":

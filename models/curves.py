@@ -65,6 +65,7 @@ def progress(loaded, batch_size=4):
             minutes = f"{spent / 60:.0f} min" if spent is not None else "-"
             run = name + (f", cool-down {t['cooldown']} from {t['branched_at']}" if t.get("cooldown") else "")
             run += f", t >= {t['min_temperature']:g}" if t.get("min_temperature") else ""
+            run += f", its last {t['average_last']} steps averaged" if t.get("averaged") else ""
             brick = t.get("psnr", {}).get("brick.png")
             blocks = "; ".join(f"{b['block']}: {b['n_eff_median']:.0f}, {b['saturated']:.0%}, {b['t_median']:.3f}, "
                                f"{b['separation_median']:.2f}" + (" COLLAPSED" if b["collapsed"] else "")

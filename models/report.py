@@ -82,6 +82,8 @@ def training_table(results):
         options = f"`{options}`"
         if args.get("cooldown"):
             options += f", a cool-down branch of {args['cooldown']} steps from step {args['steps'] - args['cooldown']}"
+        if "averaged" in m:
+            options += f", the average of its last {args['average_last']} steps ({int(m['averaged'])} states)"
         minutes = f"{float(m['train_seconds']) / 60:.0f} min" if "train_seconds" in m else "-"
         crops = int(m["step"]) * int(args.get("batch_size", 4))
         lines.append(f"| `{r['name']}` | {options} | {int(m['step'])} ({crops:,}) | {minutes} "

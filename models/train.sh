@@ -44,6 +44,9 @@
 # "Scaling laws and compute-optimal training beyond fixed training durations").  The branch's test
 # point joins tests.jsonl (with "cooldown": its steps), and its best by validation is exported if it
 # validates better than the shipped model.  The branch's weights are not kept (only its logs).
+# From 2026-12-03 on the branch also averages its states over its last third (--average-last, every
+# 50 steps: weights and batch-norm statistics, Izmailov et al. 2018); the average is validated at the
+# end and is the branch's best if it validates best (with "averaged": how many states, in tests.jsonl).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 usage="usage: bash models/train.sh MINUTES [--cooldown STEPS] [--only NAME] [--until STEP] [--device cpu|gpu]"
@@ -91,7 +94,7 @@ cooldown() {               # cooldown NAME: a cool-down branch of models/state/N
     wanted "$name" && [ -f "$state/$name/last.npz" ] || return 0
     rm -rf "$folder"
     $py train/denoise.py --cooldown-from "$state/$name/last.npz" --cooldown "$COOLDOWN" --lr-end 1e-5 --val-every 100 \
-        --checkpoint-every 50 --device "$device" "${threads[@]}" --out "$folder" >> "$state/$name.log" 2>&1
+        --average-last $((COOLDOWN / 3 > 0 ? COOLDOWN / 3 : 1)) --checkpoint-every 50 --device "$device" "${threads[@]}" --out "$folder" >> "$state/$name.log" 2>&1
     record "$name" "$folder"
     rm -f "$folder/last.npz" "$folder/best.npz"        # the branch's weights: exported if better, else gone
 }
@@ -118,6 +121,8 @@ keep["seconds"] = round(float(ckpt["train_seconds"]), 1)          # training tim
 args = json.loads(ckpt["train_args"])
 if args.get("cooldown"):                                   # a branch: where it left the run, and how long
     keep.update(cooldown=args["cooldown"], branched_at=args["steps"] - args["cooldown"])
+if "averaged" in ckpt:                                     # the average of the branch's last states won
+    keep.update(averaged=int(ckpt["averaged"]), average_last=args["average_last"])
 if os.path.exists(os.path.join(folder, "diagnose.json")):
     blocks = json.load(open(os.path.join(folder, "diagnose.json")))["blocks"]
     keep["blocks"] = [{k: b[k] for k in ("block", "n_eff_median", "saturated", "t_median", "separation_median",

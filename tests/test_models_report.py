@@ -41,6 +41,13 @@ def test_tables_from_an_evaluation(tmp_path, capsys):
     assert report_module().main([str(tmp_path / "r.json")]) == 0
     assert ("| `n3net-sigma25` | `--model dncnn17 --sigma 25.0 --batch-size 4`, a cool-down branch of 400 steps from "
             "step 100 | 500 (2,000) | 10 min | 29.50 dB (500) |") in capsys.readouterr().out
+    # ... and, if its average of its last states won, that it is one
+    save({"model": {"w": np.zeros(1)}, "step": 500, "train_seconds": 600.0, "best_val_psnr": 29.5, "best_val_step": 500,
+          "averaged": 3, "train_args": json.dumps({"model": "dncnn17", "sigma": 25.0, "steps": 500, "batch_size": 4,
+                                                   "cooldown": 400, "average_last": 100})}, str(model))
+    assert report_module().main([str(tmp_path / "r.json")]) == 0
+    assert ("a cool-down branch of 400 steps from step 100, the average of its last 100 steps (3 states) | 500 (2,000) "
+            in capsys.readouterr().out)
 
 
 def test_the_table_at_other_noise_levels(tmp_path):
@@ -77,7 +84,7 @@ def test_curves_read_the_runs_histories(tmp_path):
                    "separation_median": 1e-6, "collapsed": True}] if name.startswith("n3net") else []
         points = [{"step": 200, "mean_psnr": 29 + offset, "psnr": {"brick.png": 31.0}, "blocks": blocks},
                   {"step": 300, "mean_psnr": 29.5 + offset, "psnr": {"brick.png": 31.5}, "blocks": blocks,
-                   "cooldown": 100, "branched_at": 200, "seconds": 900.0},
+                   "cooldown": 100, "branched_at": 200, "seconds": 900.0, "averaged": 3, "average_last": 33},
                   {"step": 300, "mean_psnr": 29.4 + offset, "psnr": {"brick.png": 31.4}, "blocks": blocks,
                    "cooldown": 100, "branched_at": 200, "min_temperature": 0.02, "seconds": 900.0}]
         (state / name / "tests.jsonl").write_text("".join(json.dumps(p) + "\n" for p in points))
@@ -93,7 +100,8 @@ def test_curves_read_the_runs_histories(tmp_path):
     assert curves.reference(str(results), 50, "mean_bm3d_psnr", "") is None
     table = curves.progress(loaded).splitlines()
     assert table[2] == "| dncnn17-sigma25 | 200 | 800 | 10 min | 29.00 (31.00) | - |"
-    assert table[3] == "| dncnn17-sigma25, cool-down 100 from 200 | 300 | 1,200 | 15 min | 29.50 (31.50) | - |"
+    assert table[3] == ("| dncnn17-sigma25, cool-down 100 from 200, its last 33 steps averaged | 300 | 1,200 | 15 min "
+                        "| 29.50 (31.50) | - |")
     assert table[4] == "| dncnn17-sigma25, cool-down 100 from 200, t >= 0.02 | 300 | 1,200 | 15 min | 29.40 (31.40) | - |"
     assert table[5] == ("| n3net-sigma25 | 200 | 800 | 10 min | 29.50 (31.00) | stages.1: 30, 2%, 0.084, 0.33; "
                         "stages.3: 224, 0%, 0.097, 0.00 COLLAPSED |")

@@ -71,6 +71,10 @@ class TrainConfig:
                                           "left as it is) and decay the learning rate from the checkpoint's "
                                           "to --lr-end over --cooldown steps (models/README.md) (default: none)")
     cooldown: Optional[int] = option(None, "steps of the cool-down branch (with --cooldown-from)")
+    average_last: Optional[int] = option(None, "average the weights and batch-norm statistics of the run's last this "
+                                         "many steps, one sample every --checkpoint-every steps and the last step "
+                                         "(Izmailov et al. 2018); the average is validated at the end and is "
+                                         "best.npz if it validates best (models/README.md) (default: none)")
     optimizer: str = option("adam", "adam (weight decay added to the gradient, as the released code) or adamw "
                             "(decoupled weight decay)", choices=list(OPTIMIZERS))
     weight_decay: float = option(1e-4, "size of the weight decay, on the parameters --decay-scope names")
@@ -102,7 +106,7 @@ class TrainConfig:
         positive = ["crop", "batch_size", "steps", "val_every", "checkpoint_every", "lr", "lr_end",
                     "n3_lr_scale", "loss_scale"]
         optional = [k for k in ("depth", "features", "threads", "minutes", "lr_half_life", "max_temperature",
-                                "min_temperature", "cooldown")
+                                "min_temperature", "cooldown", "average_last")
                     if getattr(self, k) is not None]
         for key in positive + optional:
             if not getattr(self, key) > 0:

@@ -67,8 +67,8 @@ def branch_settings(given, resume, out, last):
     if not os.path.exists(source):
         raise UsageError(f"--cooldown-from {source} does not exist")
     ckpt = load_checkpoint(source)
-    options = inherit(given, json.loads(ckpt["train_args"]), RESUMABLE | {"cooldown_from", "cooldown", "lr_end"},
-                      "branched")
+    options = inherit(given, json.loads(ckpt["train_args"]),
+                      RESUMABLE | {"cooldown_from", "cooldown", "lr_end", "average_last"}, "branched")
     # the branch's own time budget (the trunk's last --minutes would cut it short) and length
     options.update(out=out, lr_half_life=None, minutes=given.get("minutes"),
                    steps=int(ckpt["step"]) + given["cooldown"])

@@ -113,6 +113,11 @@ class Run:
         self.rng = np.random.default_rng(config.seed)
         self.step, self.best, self.best_step = 0, -np.inf, 0
         self.seconds = 0.0                   # wall time spent in train(), validations included
+        # --average-last: the sum (float64) of the sampled states and how many there are
+        self.average_sum, self.average_count = None, 0
+        if ckpt is not None and "average" in ckpt and not branching:
+            self.average_sum = {k: np.asarray(v, np.float64) for k, v in ckpt["average"]["sum"].items()}
+            self.average_count = int(ckpt["average"]["count"])
         if ckpt is not None:
             self.optimizer.load_state_dict(ckpt["optimizer"])
             self.rng.bit_generator.state = json.loads(ckpt["rng"])
@@ -179,13 +184,47 @@ class Run:
         with open(self.log, "a") as f:
             f.write(json.dumps(record) + "\n")
 
-    def checkpoint(self, name):
-        save({"format": FORMAT, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-              "scheduler": self.schedule.state_dict(), "step": self.step,
-              "rng": json.dumps(self.rng.bit_generator.state), "config": json.dumps(self.model.config),
-              "train_args": json.dumps(self.config.to_dict()), "best_val_psnr": float(self.best),
-              "best_val_step": self.best_step, "train_seconds": self.seconds},
-             os.path.join(self.out, name))
+    def checkpoint(self, name, averaged=None):
+        """Write the run's state to OUT/name (averaged: the model holds the average of that many states)."""
+        state = {"format": FORMAT, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "scheduler": self.schedule.state_dict(), "step": self.step,
+                 "rng": json.dumps(self.rng.bit_generator.state), "config": json.dumps(self.model.config),
+                 "train_args": json.dumps(self.config.to_dict()), "best_val_psnr": float(self.best),
+                 "best_val_step": self.best_step, "train_seconds": self.seconds}
+        if averaged:
+            state["averaged"] = averaged
+        elif self.average_count:                  # the average so far, so that a resumed run goes on with it
+            state["average"] = {"sum": self.average_sum, "count": self.average_count}
+        save(state, os.path.join(self.out, name))
+
+    def samples_average(self, step):
+        """Whether the state after this step joins the average (--average-last N): every
+        --checkpoint-every steps over the last N steps, and the last step."""
+        last = self.config.average_last
+        return bool(last) and step >= self.config.steps - last and \
+            (step % self.config.checkpoint_every == 0 or step == self.config.steps)
+
+    def _accumulate(self):
+        """Add the model's state (parameters and batch-norm statistics) to the average's sum."""
+        total = self.average_sum or {}
+        self.average_sum = {name: total.get(name, 0.0) + value.astype(np.float64)
+                            for name, value in self.model.state_dict().items()}
+        self.average_count += 1
+
+    def validate_average(self):
+        """Validate the average of the sampled states; if it validates best it is best.npz.  The
+        model keeps its last state."""
+        last = self.model.state_dict()
+        self.model.load_state_dict({name: (total / self.average_count).astype(last[name].dtype)
+                                    for name, total in self.average_sum.items()})
+        value = float(np.mean([psnr(clean, denoise(self.model, noisy, self.device))
+                               for _, clean, noisy in self.val_images]))
+        self._append({"step": self.step, "val_psnr_average": value, "averaged": self.average_count})
+        if value > self.best:
+            self.best, self.best_step = value, self.step
+            self.checkpoint("best.npz", averaged=self.average_count)
+        self.model.load_state_dict(last)
+        return value
 
     def validates(self, step):
         """Whether the run validates after this step: every --val-every steps and at the last."""
@@ -261,6 +300,8 @@ class Run:
                 tick = time.monotonic()
                 val_psnr = self.validate()
                 self.seconds += time.monotonic() - tick
+            if self.samples_average(self.step):
+                self._accumulate()
             if self.step % self.config.checkpoint_every == 0:
                 self.checkpoint("last.npz")
                 self.last_saved = self.step
@@ -275,6 +316,10 @@ class Run:
         bar.close()
         self.checkpoint("last.npz")
         self.last_saved = self.step
+        if self.average_count and self.step == self.config.steps:
+            value = self.validate_average()
+            print(f"the average of the last {self.config.average_last} steps ({self.average_count} states) "
+                  f"validates {value:.2f} dB")
 
     def finish(self):
         """Curves, and with the best model by validation PSNR (the last one if best.npz is gone: a

@@ -417,6 +417,54 @@ def test_a_cooldown_branch_falls_from_the_trunks_rate_and_leaves_the_trunk_alone
         denoise.main(branch + ["--model", "n3net", "--out", str(tmp_path / "y")])
 
 
+def test_a_branch_averages_its_last_states_and_resumes_the_average_exactly(data, tmp_path, monkeypatch):
+    """--average-last 4 with --checkpoint-every 2 over steps 5-10: the states after steps 6, 8 and
+    10 are averaged (weights and batch-norm statistics); the average is validated at the end and,
+    validating best, is best.npz; last.npz keeps the last state; an interrupted branch resumes with
+    its average so far and ends with the same one."""
+    common = TINY + ["--val-every", "100", "--checkpoint-every", "2", "--no-test", "--data", str(data)]
+    trunk = tmp_path / "trunk"
+    assert denoise.main(common + ["--lr-half-life", "2", "--steps", "4", "--out", str(trunk)]) == 0
+    branch = common + ["--cooldown-from", str(trunk / "last.npz"), "--cooldown", "6", "--average-last", "4"]
+    states, real_step, real_validate = {}, run.Run.train_step, run.Run.validate
+
+    def recording_step(r):
+        loss = real_step(r)
+        states[r.step] = r.model.state_dict()
+        if r.step == 7 and r.out.endswith("cut") and not os.path.exists(os.path.join(r.out, "resumed")):
+            os.kill(os.getpid(), signal.SIGINT)                    # Ctrl-C in step 7: after the first sample
+        return loss
+
+    def losing_validate(r):                    # the regular validations never win: the average is the best
+        r._append({"step": r.step, "val_psnr": -1.0})
+        return -1.0
+
+    monkeypatch.setattr(run.Run, "train_step", recording_step)
+    monkeypatch.setattr(run.Run, "validate", losing_validate)
+    assert denoise.main(branch + ["--out", str(tmp_path / "whole")]) == 0
+    best, last = load(tmp_path / "whole" / "best.npz"), load(tmp_path / "whole" / "last.npz")
+    assert int(best["averaged"]) == 3 and int(best["best_val_step"]) == 10 and "average" not in best
+    for name, value in best["model"].items():
+        mean = np.mean([states[s][name].astype(np.float64) for s in (6, 8, 10)], axis=0)
+        np.testing.assert_allclose(value, mean, rtol=1e-6, atol=1e-7, err_msg=name)
+        np.testing.assert_array_equal(last["model"][name], states[10][name], err_msg=name)
+    assert any("running_var" in name for name in best["model"])      # the batch-norm statistics too
+    record = [json.loads(line) for line in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()][-1]
+    assert record["step"] == 10 and record["averaged"] == 3
+    assert record["val_psnr_average"] == float(best["best_val_psnr"])
+    assert denoise.main(branch + ["--out", str(tmp_path / "cut")]) == 130
+    cut = load(tmp_path / "cut" / "last.npz")
+    assert int(cut["step"]) == 7 and int(cut["average"]["count"]) == 1
+    (tmp_path / "cut" / "resumed").touch()
+    assert denoise.main(["--out", str(tmp_path / "cut"), "--resume"]) == 0
+    resumed = load(tmp_path / "cut" / "best.npz")
+    for name, value in best["model"].items():
+        np.testing.assert_array_equal(resumed["model"][name], value, err_msg=name)
+    monkeypatch.setattr(run.Run, "validate", real_validate)
+    with pytest.raises(ValueError, match="--average-last must be positive"):
+        denoise.main(branch + ["--average-last", "0", "--out", str(tmp_path / "z")])
+
+
 def test_a_planned_decay_extended_goes_on_without_a_jump(data, tmp_path):
     """Without --lr-half-life the decay is re-planned from where the run is: a finished run given
     more steps goes on at --lr-end (it does not restart; docs: a run planned that long from the start
