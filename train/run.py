@@ -115,7 +115,8 @@ class Run:
         self.seconds = 0.0                   # wall time spent in train(), validations included
         # --average-last: the sum (float64) of the sampled states and how many there are
         self.average_sum, self.average_count = None, 0
-        if ckpt is not None and "average" in ckpt and not branching:
+        # (a run given more steps than it planned starts its average again: its last N steps are others)
+        if ckpt is not None and "average" in ckpt and not branching and trunk.get("steps") == config.steps:
             self.average_sum = {k: np.asarray(v, np.float64) for k, v in ckpt["average"]["sum"].items()}
             self.average_count = int(ckpt["average"]["count"])
         if ckpt is not None:

@@ -460,6 +460,10 @@ def test_a_branch_averages_its_last_states_and_resumes_the_average_exactly(data,
     resumed = load(tmp_path / "cut" / "best.npz")
     for name, value in best["model"].items():
         np.testing.assert_array_equal(resumed["model"][name], value, err_msg=name)
+    # extended to 12 steps: its last 4 are steps 8-12, of which it trains 11 and 12: one new sample, no old one
+    assert denoise.main(["--out", str(tmp_path / "whole"), "--resume", "--steps", "12"]) == 0
+    record = [json.loads(line) for line in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()][-1]
+    assert record["step"] == 12 and record["averaged"] == 1
     monkeypatch.setattr(run.Run, "validate", real_validate)
     with pytest.raises(ValueError, match="--average-last must be positive"):
         denoise.main(branch + ["--average-last", "0", "--out", str(tmp_path / "z")])
