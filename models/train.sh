@@ -94,7 +94,8 @@ cooldown() {               # cooldown NAME: a cool-down branch of models/state/N
     wanted "$name" && [ -f "$state/$name/last.npz" ] || return 0
     rm -rf "$folder"
     $py train/denoise.py --cooldown-from "$state/$name/last.npz" --cooldown "$COOLDOWN" --lr-end 1e-5 --val-every 100 \
-        --average-last $((COOLDOWN / 3 > 0 ? COOLDOWN / 3 : 1)) --checkpoint-every 50 --device "$device" "${threads[@]}" --out "$folder" >> "$state/$name.log" 2>&1
+        --average-last $((COOLDOWN / 3 > 0 ? COOLDOWN / 3 : 1)) --checkpoint-every 50 --device "$device" \
+        "${threads[@]}" --out "$folder" >> "$state/$name.log" 2>&1
     record "$name" "$folder"
     rm -f "$folder/last.npz" "$folder/best.npz"        # the branch's weights: exported if better, else gone
 }
