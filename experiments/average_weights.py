@@ -27,14 +27,15 @@ from .precise_bn import recalibrate, scores
 
 
 def averaged(checkpoints):
-    """The checkpoint of the last path, its model entries replaced by the mean over all of them."""
+    """(the checkpoint of the last path, it with its model entries replaced by the mean over all of
+    them, the checkpoints' steps)."""
     ckpts = [load_checkpoint(path) for path in checkpoints]
     configs = {c["config"] for c in ckpts}
     if len(configs) != 1:
         raise SystemExit("the checkpoints hold different models: average only one run's checkpoints")
     mean = {name: np.mean([np.asarray(c["model"][name], dtype=np.float64) for c in ckpts], axis=0)
             .astype(np.asarray(ckpts[-1]["model"][name]).dtype) for name in ckpts[-1]["model"]}
-    return ckpts[-1], dict(ckpts[-1], model=mean)
+    return ckpts[-1], dict(ckpts[-1], model=mean), [int(c["step"]) for c in ckpts]
 
 
 def main():
@@ -45,13 +46,12 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out")
     a = p.parse_args()
-    last, mean = averaged(a.checkpoints)
+    last, mean, steps = averaged(a.checkpoints)
     args = json.loads(last["train_args"])
     sigma, crop = args["sigma"], args.get("crop", 80)
     train_dir, val_dir, test_dir = data_folders(args.get("data"))
     val = Run._val_set(load_folder(val_dir), args.get("val_crop", 256), sigma)
     test_paths = list_images(test_dir)
-    steps = [int(load_checkpoint(path)["step"]) for path in a.checkpoints]
     print(f"{len(steps)} checkpoints, steps {steps}")
     rows = []
     for name, ckpt in (("last", last), ("average", mean)):

@@ -19,8 +19,8 @@ def test_the_mean_of_each_entry_and_the_rest_of_the_last(tmp_path):
     rng = np.random.default_rng(0)
     ws = [rng.standard_normal((2, 3)).astype(np.float32) for _ in range(3)]
     paths = [checkpoint(tmp_path / f"{i}.npz", 100 * i, w) for i, w in enumerate(ws)]
-    last, mean = averaged(paths)
-    assert last["step"] == mean["step"] == 200
+    last, mean, steps = averaged(paths)
+    assert last["step"] == mean["step"] == 200 and steps == [0, 100, 200]
     np.testing.assert_array_equal(last["model"]["conv.weight"], ws[2])
     np.testing.assert_allclose(mean["model"]["conv.weight"], (ws[0] + ws[1] + ws[2]) / 3, rtol=1e-6)
     np.testing.assert_allclose(mean["model"]["bn.running_var"], (ws[0] + ws[1] + ws[2]) / 3 + 1, rtol=1e-6)

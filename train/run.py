@@ -218,8 +218,7 @@ class Run:
         last = self.model.state_dict()
         self.model.load_state_dict({name: (total / self.average_count).astype(last[name].dtype)
                                     for name, total in self.average_sum.items()})
-        value = float(np.mean([psnr(clean, denoise(self.model, noisy, self.device))
-                               for _, clean, noisy in self.val_images]))
+        value = self._val_psnr()
         self._append({"step": self.step, "val_psnr_average": value, "averaged": self.average_count})
         if value > self.best:
             self.best, self.best_step = value, self.step
@@ -268,9 +267,13 @@ class Run:
             record["n3_weights"] = weight_report(self.model)
         return record
 
+    def _val_psnr(self):
+        """The model's mean PSNR on the validation crops."""
+        return float(np.mean([psnr(clean, denoise(self.model, noisy, self.device))
+                              for _, clean, noisy in self.val_images]))
+
     def validate(self):
-        value = float(np.mean([psnr(clean, denoise(self.model, noisy, self.device))
-                               for _, clean, noisy in self.val_images]))
+        value = self._val_psnr()
         self._append({"step": self.step, "val_psnr": value})
         if value > self.best:
             self.best, self.best_step = value, self.step
