@@ -21,7 +21,7 @@ import numpy as np
 from minigrad import save
 from train.data import CropSampler, list_images, load_folder
 from train.inference import load_checkpoint, model_from_checkpoint
-from train.run import Run, data_folders
+from train.run import Run, data_folders, training_images
 
 from .precise_bn import recalibrate, scores
 
@@ -59,7 +59,7 @@ def main():
         model.eval()
         rows.append((name, *scores(model, val, test_paths, sigma)))
     if a.batches:
-        sampler = CropSampler(load_folder(train_dir, min_size=crop).values(), crop)
+        sampler = CropSampler(training_images(train_dir, args.get("extra_train"), crop), crop)
         recalibrate(model, sampler, sigma, a.batches, a.batch_size, np.random.default_rng(a.seed))
         rows.append((f"average, precise BN ({a.batches} batches)", *scores(model, val, test_paths, sigma)))
         mean = dict(mean, model=model.state_dict())

@@ -20,7 +20,7 @@ from train.data import CropSampler, add_noise, load_folder, list_images
 from train.evaluation import evaluate_images
 from train.inference import denoise, load_checkpoint, model_from_checkpoint
 from train.metrics import psnr
-from train.run import Run, data_folders
+from train.run import Run, data_folders, training_images
 
 
 def recalibrate(model, sampler, sigma, batches, batch_size, rng):
@@ -65,7 +65,7 @@ def main():
     dist = [m for m in model.modules() if type(m).__name__ == "DistanceBatchNorm"]
     print("distance BN running var before:", [float(m.running_var[0]) for m in dist])
     before = scores(model, val, test_paths, sigma)
-    sampler = CropSampler(load_folder(train_dir, min_size=crop).values(), crop)
+    sampler = CropSampler(training_images(train_dir, args.get("extra_train"), crop), crop)
     recalibrate(model, sampler, sigma, a.batches, a.batch_size, np.random.default_rng(a.seed))
     after = scores(model, val, test_paths, sigma)
     for name, (v, t) in (("before", before), ("after", after)):

@@ -49,19 +49,21 @@
 # end and is the branch's best if it validates best (with "averaged": how many states, in tests.jsonl).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-usage="usage: bash models/train.sh MINUTES [--cooldown STEPS] [--only NAME] [--until STEP] [--device cpu|gpu]"
+usage="usage: bash models/train.sh MINUTES [--cooldown STEPS] [--only NAME] [--until STEP] [--extra-train FOLDER] [--device cpu|gpu]"
 minutes=${1:?$usage}
 shift
 device=cpu
 COOLDOWN=400               # steps of each cool-down branch (0: none)
 only=                      # one run's name: the others are left as they are
 until=                     # the step where the sigma-25 runs stop (if MINUTES has not stopped them)
+extra=()                   # --extra-train FOLDER: more training images for the runs and branches it trains
 while [ $# -gt 0 ]; do
     case $1 in
         --device) device=${2:?--device cpu or gpu}; shift 2 ;;
         --cooldown) COOLDOWN=${2:?--cooldown STEPS}; shift 2 ;;
         --only) only=${2:?--only NAME}; shift 2 ;;
         --until) until=${2:?--until STEP}; shift 2 ;;
+        --extra-train) extra=(--extra-train "${2:?--extra-train FOLDER}"); shift 2 ;;
         *) echo "$usage" >&2; exit 2 ;;
     esac
 done
@@ -85,7 +87,7 @@ run() {                    # run NAME ARGS...: continue (or start) models/state/
     local resume=()
     [ -f "$state/$name/last.npz" ] && resume=(--resume)
     $py train/denoise.py "$@" --steps "$STEPS" --lr-half-life "$HALF_LIFE" --val-every 100 \
-        --checkpoint-every 50 --device "$device" "${threads[@]}" --minutes "${RUN_MINUTES:-$minutes}" \
+        --checkpoint-every 50 --device "$device" "${threads[@]}" "${extra[@]}" --minutes "${RUN_MINUTES:-$minutes}" \
         --out "$state/$name" "${resume[@]}" >> "$state/$name.log" 2>&1
     record "$name" "$state/$name"
 }
@@ -95,7 +97,7 @@ cooldown() {               # cooldown NAME: a cool-down branch of models/state/N
     rm -rf "$folder"
     $py train/denoise.py --cooldown-from "$state/$name/last.npz" --cooldown "$COOLDOWN" --lr-end 1e-5 --val-every 100 \
         --average-last $((COOLDOWN / 3 > 0 ? COOLDOWN / 3 : 1)) --checkpoint-every 50 --device "$device" \
-        "${threads[@]}" --out "$folder" >> "$state/$name.log" 2>&1
+        "${threads[@]}" "${extra[@]}" --out "$folder" >> "$state/$name.log" 2>&1
     record "$name" "$folder"
     rm -f "$folder/last.npz" "$folder/best.npz"        # the branch's weights: exported if better, else gone
 }
@@ -122,14 +124,16 @@ keep["seconds"] = round(float(ckpt["train_seconds"]), 1)          # training tim
 args = json.loads(ckpt["train_args"])
 if args.get("cooldown"):                                   # a branch: where it left the run, and how long
     keep.update(cooldown=args["cooldown"], branched_at=args["steps"] - args["cooldown"])
+if args.get("extra_train"):                                # trained on more images (--extra-train)
+    keep["extra_train"] = args["extra_train"]
 if "averaged" in ckpt:                                     # the average of the branch's last states won
     keep.update(averaged=int(ckpt["averaged"]), average_last=args["average_last"])
 if os.path.exists(os.path.join(folder, "diagnose.json")):
     blocks = json.load(open(os.path.join(folder, "diagnose.json")))["blocks"]
     keep["blocks"] = [{k: b[k] for k in ("block", "n_eff_median", "saturated", "t_median", "separation_median",
                                          "logit_std_median", "collapsed")} for b in blocks]
-seen = {(h["step"], h.get("cooldown")) for h in read_jsonl(path)}
-if (keep["step"], keep.get("cooldown")) not in seen:       # a run that validated no new best: no new point
+seen = {(h["step"], h.get("cooldown"), h.get("extra_train")) for h in read_jsonl(path)}
+if (keep["step"], keep.get("cooldown"), keep.get("extra_train")) not in seen:       # a run that validated no new best: no new point
     print(json.dumps(keep), file=open(path, "a"))
 PY
     if [ -f "$folder/best.npz" ]; then           # written when this invocation validated a new best

@@ -54,6 +54,9 @@ class TrainConfig:
     data: Optional[str] = option(None, "image folder: with train/ val/ test/ subfolders, or a flat folder of "
                                  "training images (then validation and test use the embedded images) "
                                  "(default: the embedded data/images)")
+    extra_train: Optional[str] = option(None, "a second folder of training images, sampled with the training "
+                                        "images of --data (each image by its area); a resumed run or a "
+                                        "cool-down branch may add one (e.g. data/images/extra) (default: none)")
     # the optimisation
     steps: int = option(800, "training steps; the learning rate decays over them (unless --lr-half-life); a "
                         "resumed run may be given more, and goes on (its decay re-planned from where it is)")
@@ -127,7 +130,8 @@ class TrainConfig:
 
 # options that a resumed run may change; all others come from its checkpoint
 RESUMABLE = {"minutes", "device", "val_every", "checkpoint_every", "test", "threads", "steps", "min_temperature",
-             "lr_end"}          # --lr-end: a half-life run's floor, not above the rate reached (denoise.py)
+             "lr_end",          # --lr-end: a half-life run's floor, not above the rate reached (denoise.py)
+             "extra_train"}     # more training images for a run that goes on (models/README.md)
 # options of one invocation only: a resumed run or a branch takes them as given, or their defaults,
 # never from its checkpoint (a run once continued with --no-test would otherwise never test again)
 PER_INVOCATION = {"test"}

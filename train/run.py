@@ -40,6 +40,15 @@ def data_folders(data):
     return data, os.path.join(DEFAULT_DATA, "val"), os.path.join(DEFAULT_DATA, "test")
 
 
+def training_images(train_dir, extra_train, crop):
+    """The training images of a run: those of train_dir, and those of the folder extra_train
+    (--extra-train) unless it is None; each at least crop pixels on both sides."""
+    images = list(load_folder(train_dir, min_size=crop).values())
+    if extra_train is not None:
+        images += load_folder(extra_train, min_size=crop).values()
+    return images
+
+
 def default_init(opts):
     """The run's initialisation: --init, or the model's best ("released" for N3 models)."""
     if opts.get("init") is not None:
@@ -102,7 +111,7 @@ class Run:
             raise ValueError(f"--crop {config.crop} is too small for {config.model}: its N3/KNN blocks "
                            f"need crops of at least {need} pixels")
         train_dir, val_dir, test_dir = data_folders(config.data)
-        self.sampler = CropSampler(load_folder(train_dir, min_size=config.crop).values(), config.crop)
+        self.sampler = CropSampler(training_images(train_dir, config.extra_train, config.crop), config.crop)
         self.val_images = self._val_set(load_folder(val_dir), config.val_crop, config.sigma)
         self.test_dir = test_dir
         self.model.to(self.device)
