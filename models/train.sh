@@ -10,6 +10,7 @@
 #     bash models/train.sh MINUTES --device gpu     # on a GPU (CuPy), one run after the other
 #     bash models/train.sh MINUTES --until STEP --only n3net-sigma25     # the sigma-25 runs up to STEP,
 #     bash models/train.sh MINUTES --until STEP --only dncnn17-sigma25   # side by side (two commands)
+#     bash models/train.sh 0 --extra-train data/images/extra   # branches that also see the 7 extra images
 #
 # Each N3Net trains for MINUTES (then saves and stops cleanly, at most one step later), and its best
 # checkpoint by validation PSNR is exported to models/NAME.npz (weights only: what the commands

@@ -483,3 +483,37 @@ def test_a_planned_decay_extended_goes_on_without_a_jump(data, tmp_path):
     np.testing.assert_allclose(lrs[:4], 2e-3 * (1e-4 / 2e-3) ** (np.arange(4) / 4))   # the first plan
     np.testing.assert_allclose(lrs[4:], 1e-4)                                      # where it ended
     assert json.loads(load(out / "last.npz")["train_args"])["steps"] == 8
+
+
+def test_extra_training_images_join_the_run_and_a_resumed_run_or_branch_may_add_them(data, tmp_path, capsys):
+    """--extra-train FOLDER: its images are sampled with --data's training images (by area); a resumed
+    run or a branch may add the folder, which the run then keeps; a missing folder is a clear error."""
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    for k, path in enumerate(list_images(os.path.join(DEFAULT_DATA, "test"))[:2]):
+        image = load_grayscale(path)[:40 + 8 * k, :32]
+        Image.fromarray(np.round(image * 255).astype(np.uint8)).save(extra / f"extra{k}.png")
+    images = run.training_images(str(data / "train"), str(extra), 24)
+    assert [im.shape for im in images] == [(48, 48)] * 3 + [(40, 32), (48, 32)]
+    assert run.training_images(str(data / "train"), None, 24)[0].shape == (48, 48)
+    assert len(run.training_images(str(data / "train"), None, 24)) == 3
+
+    common = TINY + ["--val-every", "100", "--checkpoint-every", "100", "--no-test", "--data", str(data)]
+    out = tmp_path / "run"
+    assert denoise.main(common + ["--steps", "2", "--out", str(out)]) == 0
+    assert "on 3 images" in capsys.readouterr().out
+    assert json.loads(load(out / "last.npz")["train_args"])["extra_train"] is None
+    assert denoise.main(["--out", str(out), "--resume", "--steps", "4", "--extra-train", str(extra)]) == 0
+    assert "on 5 images" in capsys.readouterr().out
+    assert denoise.main(["--out", str(out), "--resume", "--steps", "5"]) == 0     # kept without the option
+    assert "on 5 images" in capsys.readouterr().out
+    assert json.loads(load(out / "last.npz")["train_args"])["extra_train"] == str(extra)
+    # a branch of the run without them may add them
+    plain = tmp_path / "plain"
+    assert denoise.main(common + ["--steps", "2", "--lr-half-life", "2", "--out", str(plain)]) == 0
+    assert denoise.main(["--cooldown-from", str(plain / "last.npz"), "--cooldown", "2", "--extra-train", str(extra),
+                         "--no-test", "--out", str(tmp_path / "branch")]) == 0
+    assert "on 5 images" in capsys.readouterr().out
+    status, _, err = run_cli("denoise.py", ["--out", str(out), "--resume", "--steps", "6",
+                                            "--extra-train", str(tmp_path / "missing")])
+    assert status != 0 and "missing does not exist" in err and "Traceback" not in err
