@@ -37,16 +37,19 @@ def load(state):
 
 
 def runs(loaded):
-    """{name: (sigma, [(step, val_psnr)], [(step, test_psnr)], [(step, cooled test_psnr)])} of every
-    loaded run: its validation, the test points of the run itself and those of its cool-down
-    branches (models/train.sh)."""
+    """{name: (sigma, [(step, val_psnr)], [(step, test_psnr)], [(step, cooled test_psnr)],
+    [(step, test_psnr with the extra images)])} of every loaded run: its validation, the test points
+    of the run itself, those of its cool-down branches (models/train.sh), and those of runs or branches
+    that also trained on the extra images (--extra-train)."""
     found = {}
     for name, (records, points) in loaded.items():
         sigma = float(name.rsplit("-sigma", 1)[1])
         val = [(r["step"], r["val_psnr"]) for r in records if "val_psnr" in r]
-        tests = [(r["step"], r["mean_psnr"]) for r in points if not r.get("cooldown")]
-        cooled = [(r["step"], r["mean_psnr"]) for r in points if r.get("cooldown")]
-        found[name] = (sigma, val, tests, cooled)
+        plain = [r for r in points if not r.get("extra_train")]
+        tests = [(r["step"], r["mean_psnr"]) for r in plain if not r.get("cooldown")]
+        cooled = [(r["step"], r["mean_psnr"]) for r in plain if r.get("cooldown")]
+        more = [(r["step"], r["mean_psnr"]) for r in points if r.get("extra_train")]
+        found[name] = (sigma, val, tests, cooled, more)
     return found
 
 
@@ -66,6 +69,7 @@ def progress(loaded, batch_size=4):
             run = name + (f", cool-down {t['cooldown']} from {t['branched_at']}" if t.get("cooldown") else "")
             run += f", t >= {t['min_temperature']:g}" if t.get("min_temperature") else ""
             run += f", its last {t['average_last']} steps averaged" if t.get("averaged") else ""
+            run += f", with {t['extra_train']}" if t.get("extra_train") else ""
             brick = t.get("psnr", {}).get("brick.png")
             blocks = "; ".join(f"{b['block']}: {b['n_eff_median']:.0f}, {b['saturated']:.0%}, {b['t_median']:.3f}, "
                                f"{b['separation_median']:.2f}" + (" COLLAPSED" if b["collapsed"] else "")
@@ -91,7 +95,7 @@ def plot(loaded, results, out):
     sigmas = sorted({run[0] for run in found.values()})
     fig, axes = plt.subplots(1, len(sigmas), figsize=(6 * len(sigmas), 4.2), squeeze=False)
     for ax, sigma in zip(axes[0], sigmas):
-        for i, (name, (s, val, tests, cooled)) in enumerate((n, r) for n, r in found.items() if r[0] == sigma):
+        for i, (name, (s, val, tests, cooled, more)) in enumerate((n, r) for n, r in found.items() if r[0] == sigma):
             colour = f"C{i}"
             if val:
                 ax.plot(*zip(*val), color=colour, lw=1, alpha=0.6, label=f"{name}: validation crops")
@@ -99,6 +103,9 @@ def plot(loaded, results, out):
                 ax.plot(*zip(*tests), "o", color=colour, label=f"{name}: test images")
             if cooled:
                 ax.plot(*zip(*cooled), "*", ms=11, color=colour, label=f"{name}: cool-down branch, test images")
+            if more:
+                ax.plot(*zip(*more), "P", ms=9, mfc="none", color=colour,
+                        label=f"{name}: with the extra training images, test images")
         bm3d = reference(results, sigma, "mean_bm3d_psnr", "")
         if bm3d is not None:
             ax.axhline(bm3d, color="k", ls="--", lw=1, label=f"BM3D, test images ({bm3d:.2f} dB)")

@@ -44,9 +44,11 @@ def test_tables_from_an_evaluation(tmp_path, capsys):
     # ... and, if its average of its last states won, that it is one
     save({"model": {"w": np.zeros(1)}, "step": 500, "train_seconds": 600.0, "best_val_psnr": 29.5, "best_val_step": 500,
           "averaged": 3, "train_args": json.dumps({"model": "dncnn17", "sigma": 25.0, "steps": 500, "batch_size": 4,
-                                                   "cooldown": 400, "average_last": 100})}, str(model))
-    assert report_module().main([str(tmp_path / "r.json")]) == 0
-    assert ("a cool-down branch of 400 steps from step 100, the average of its last 100 steps (3 states) | 500 (2,000) "
+                                                   "cooldown": 400, "average_last": 100,
+                                                   "extra_train": "data/images/extra"})}, str(model))
+    assert report_module().main([str(tmp_path / "r.json")]) == 0       # ... and trained on the extra images
+    assert ("`--model dncnn17 --sigma 25.0 --batch-size 4 --extra-train data/images/extra`, a cool-down branch of 400 "
+            "steps from step 100, the average of its last 100 steps (3 states) | 500 (2,000) "
             in capsys.readouterr().out)
 
 
@@ -86,14 +88,17 @@ def test_curves_read_the_runs_histories(tmp_path):
                   {"step": 300, "mean_psnr": 29.5 + offset, "psnr": {"brick.png": 31.5}, "blocks": blocks,
                    "cooldown": 100, "branched_at": 200, "seconds": 900.0, "averaged": 3, "average_last": 33},
                   {"step": 300, "mean_psnr": 29.4 + offset, "psnr": {"brick.png": 31.4}, "blocks": blocks,
-                   "cooldown": 100, "branched_at": 200, "min_temperature": 0.02, "seconds": 900.0}]
+                   "cooldown": 100, "branched_at": 200, "min_temperature": 0.02, "seconds": 900.0},
+                  {"step": 300, "mean_psnr": 29.6 + offset, "psnr": {"brick.png": 31.6}, "cooldown": 100,
+                   "branched_at": 200, "seconds": 900.0, "extra_train": "data/images/extra"}]
         (state / name / "tests.jsonl").write_text("".join(json.dumps(p) + "\n" for p in points))
     results.mkdir()
     (results / "n3net-sigma25.json").write_text(json.dumps({"mean_psnr": 30.0, "mean_bm3d_psnr": 31.14}))
     (results / "official-sigma25.json").write_text(json.dumps({"mean_psnr": 31.82}))
     loaded = curves.load(str(state))
     found = curves.runs(loaded)
-    assert found["n3net-sigma25"] == (25.0, [(100, 29.5), (200, 30.5)], [(200, 29.5)], [(300, 30.0), (300, 29.9)])
+    assert found["n3net-sigma25"] == (25.0, [(100, 29.5), (200, 30.5)], [(200, 29.5)], [(300, 30.0), (300, 29.9)],
+                                      [(300, 30.1)])
     assert found["n3net-sigma50"][0] == 50.0
     assert curves.reference(str(results), 25, "mean_bm3d_psnr", "") == 31.14
     assert curves.reference(str(results), 25, "mean_psnr", "official") == 31.82
@@ -103,7 +108,9 @@ def test_curves_read_the_runs_histories(tmp_path):
     assert table[3] == ("| dncnn17-sigma25, cool-down 100 from 200, its last 33 steps averaged | 300 | 1,200 | 15 min "
                         "| 29.50 (31.50) | - |")
     assert table[4] == "| dncnn17-sigma25, cool-down 100 from 200, t >= 0.02 | 300 | 1,200 | 15 min | 29.40 (31.40) | - |"
-    assert table[5] == ("| n3net-sigma25 | 200 | 800 | 10 min | 29.50 (31.00) | stages.1: 30, 2%, 0.084, 0.33; "
+    assert table[5] == ("| dncnn17-sigma25, cool-down 100 from 200, with data/images/extra | 300 | 1,200 | 15 min "
+                        "| 29.60 (31.60) | - |")
+    assert table[6] == ("| n3net-sigma25 | 200 | 800 | 10 min | 29.50 (31.00) | stages.1: 30, 2%, 0.084, 0.33; "
                         "stages.3: 224, 0%, 0.097, 0.00 COLLAPSED |")
     out = tmp_path / "curves.png"
     assert curves.main(["--state", str(state), "--results", str(results), "--out", str(out)]) == 0
