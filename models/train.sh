@@ -133,8 +133,9 @@ if os.path.exists(os.path.join(folder, "diagnose.json")):
     blocks = json.load(open(os.path.join(folder, "diagnose.json")))["blocks"]
     keep["blocks"] = [{k: b[k] for k in ("block", "n_eff_median", "saturated", "t_median", "separation_median",
                                          "logit_std_median", "collapsed")} for b in blocks]
-seen = {(h["step"], h.get("cooldown"), h.get("extra_train")) for h in read_jsonl(path)}
-if (keep["step"], keep.get("cooldown"), keep.get("extra_train")) not in seen:       # a run that validated no new best: no new point
+def point(h):                                              # one point per step, branch and data
+    return h["step"], h.get("cooldown"), h.get("extra_train")
+if point(keep) not in {point(h) for h in read_jsonl(path)}:  # a run that validated no new best: no new point
     print(json.dumps(keep), file=open(path, "a"))
 PY
     if [ -f "$folder/best.npz" ]; then           # written when this invocation validated a new best
