@@ -48,6 +48,8 @@
 # From 2026-12-03 on the branch also averages its states over its last third (--average-last, every
 # 50 steps: weights and batch-norm statistics, Izmailov et al. 2018); the average is validated at the
 # end and is the branch's best if it validates best (with "averaged": how many states, in tests.jsonl).
+# From 2026-12-03's third session on the average's test point joins tests.jsonl even when it does not
+# validate best (test_average.json; before, it was deleted untested with the branch's weights).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 usage="usage: bash models/train.sh MINUTES [--cooldown STEPS] [--only NAME] [--until STEP] [--extra-train FOLDER] [--device cpu|gpu]"
@@ -91,6 +93,7 @@ run() {                    # run NAME ARGS...: continue (or start) models/state/
         --checkpoint-every 50 --device "$device" "${threads[@]}" "${extra[@]}" --minutes "${RUN_MINUTES:-$minutes}" \
         --out "$state/$name" "${resume[@]}" >> "$state/$name.log" 2>&1
     record "$name" "$state/$name"
+    export_best "$name" "$state/$name"
 }
 cooldown() {               # cooldown NAME: a cool-down branch of models/state/NAME at its last step
     local name=$1 folder=$state/$1/cooldown
@@ -100,24 +103,29 @@ cooldown() {               # cooldown NAME: a cool-down branch of models/state/N
         --average-last $((COOLDOWN / 3 > 0 ? COOLDOWN / 3 : 1)) --checkpoint-every 50 --device "$device" \
         "${threads[@]}" "${extra[@]}" --out "$folder" >> "$state/$name.log" 2>&1
     record "$name" "$folder"
-    rm -f "$folder/last.npz" "$folder/best.npz"        # the branch's weights: exported if better, else gone
+    if [ -f "$folder/test_average.json" ]; then        # the average did not validate best: its test too
+        record "$name" "$folder" test_average.json
+    fi
+    export_best "$name" "$folder"
+    rm -f "$folder"/{last,best,average}.npz          # the branch's weights: exported if better, else gone
 }
-record() {                 # record NAME FOLDER: FOLDER's test point joins NAME's history; export if better
-    # the test evaluation of this invocation's end (test.json: its best model, or the last if it
-    # validated no new best) joins the run's history, one line per point, with (for an N3Net) the
+record() {                 # record NAME FOLDER [TEST]: FOLDER's test point joins NAME's history
+    # the test evaluation of this invocation's end (TEST, by default test.json: its best model, or
+    # the last if it validated no new best; test_average.json: a branch's average that did not
+    # validate best) joins the run's history, one line per point, with (for an N3Net) the
     # saturation and collapse diagnostic of its blocks on test crops (train/diagnose.py)
-    local name=$1 folder=$2
+    local name=$1 folder=$2 test=$2/${3:-test.json}
     rm -f "$folder/diagnose.json"
     if [[ $name == n3net* ]]; then
-        $py train/diagnose.py --checkpoint "$($py -c "import json; print(json.load(open('$folder/test.json'))['checkpoint'])")" \
+        $py train/diagnose.py --checkpoint "$($py -c "import json; print(json.load(open('$test'))['checkpoint'])")" \
             "${threads[@]}" --device "$device" --json "$folder/diagnose.json" >> "$state/$name.log" 2>&1
     fi
-    $py - "$folder" "$state/$name/tests.jsonl" <<'PY'
+    $py - "$folder" "$state/$name/tests.jsonl" "$test" <<'PY'
 import json, os, sys
 from minigrad import load
 from train.records import read_jsonl
-folder, path = sys.argv[1:3]
-r = json.load(open(os.path.join(folder, "test.json")))
+folder, path, test = sys.argv[1:4]
+r = json.load(open(test))
 keep = {"step": r["step"], "mean_psnr": r["mean_psnr"], "mean_ssim": r["mean_ssim"],
         "psnr": {k: v["psnr"] for k, v in r["images"].items()}, "checkpoint": r["checkpoint"].split("/")[-1]}
 ckpt = load(r["checkpoint"])
@@ -127,19 +135,21 @@ if args.get("cooldown"):                                   # a branch: where it 
     keep.update(cooldown=args["cooldown"], branched_at=args["steps"] - args["cooldown"])
 if args.get("extra_train"):                                # trained on more images (--extra-train)
     keep["extra_train"] = args["extra_train"]
-if "averaged" in ckpt:                                     # the average of the branch's last states won
+if "averaged" in ckpt:                                     # the average of the branch's last states
     keep.update(averaged=int(ckpt["averaged"]), average_last=args["average_last"])
 if os.path.exists(os.path.join(folder, "diagnose.json")):
     blocks = json.load(open(os.path.join(folder, "diagnose.json")))["blocks"]
     keep["blocks"] = [{k: b[k] for k in ("block", "n_eff_median", "saturated", "t_median", "separation_median",
                                          "logit_std_median", "collapsed")} for b in blocks]
-def point(h):                                              # one point per step, branch and data
-    return h["step"], h.get("cooldown"), h.get("extra_train")
+def point(h):                                              # one point per step, branch, data and average
+    return h["step"], h.get("cooldown"), h.get("extra_train"), h.get("averaged")
 if point(keep) not in {point(h) for h in read_jsonl(path)}:  # a run that validated no new best: no new point
     print(json.dumps(keep), file=open(path, "a"))
 PY
-    if [ -f "$folder/best.npz" ]; then           # written when this invocation validated a new best
-        $py train/export.py --if-better "$folder/best.npz" "models/$name.npz" >> "$state/$name.log"
+}
+export_best() {            # export_best NAME FOLDER: FOLDER's best by validation is shipped if better
+    if [ -f "$2/best.npz" ]; then                # written when this invocation validated a new best
+        $py train/export.py --if-better "$2/best.npz" "models/$1.npz" >> "$state/$1.log"
     fi
 }
 step_of() {                # step_of NAME: the step models/state/NAME has reached (0 before it starts)

@@ -222,13 +222,14 @@ class Run:
         self.average_count += 1
 
     def validate_average(self):
-        """Validate the average of the sampled states; if it validates best it is best.npz.  The
-        model keeps its last state."""
+        """Validate the average of the sampled states and keep it in average.npz; if it validates
+        best it is best.npz too.  The model keeps its last state."""
         last = self.model.state_dict()
         self.model.load_state_dict({name: (total / self.average_count).astype(last[name].dtype)
                                     for name, total in self.average_sum.items()})
         value = self._val_psnr()
         self._append({"step": self.step, "val_psnr_average": value, "averaged": self.average_count})
+        self.checkpoint("average.npz", averaged=self.average_count)   # kept (and tested) even when not best
         if value > self.best:
             self.best, self.best_step = value, self.step
             self.checkpoint("best.npz", averaged=self.average_count)
@@ -336,8 +337,9 @@ class Run:
 
     def finish(self):
         """Curves, and with the best model by validation PSNR (the last one if best.npz is gone: a
-        resumed run whose folder kept only last.npz), example pictures and the test evaluation;
-        returns the paths written."""
+        resumed run whose folder kept only last.npz), example pictures and the test evaluation (of
+        the average too, into test_average.json, when --average-last's average did not validate
+        best); returns the paths written."""
         paths = [os.path.join(self.out, "curves.png")]
         plot_curves(self.records, paths[0])
         chosen, step, which = os.path.join(self.out, "best.npz"), self.best_step, "best"
@@ -350,12 +352,22 @@ class Run:
         paths.append(os.path.join(self.out, "examples.png"))
         plot_examples(examples, paths[1])
         if self.config.test:
-            results = evaluate_folder(self.model, self.test_dir, self.config.sigma, self.device)
-            paths.append(os.path.join(self.out, "test.json"))
-            with open(paths[-1], "w") as f:
-                json.dump({"checkpoint": chosen, "step": step, **results}, f, indent=1)
-            print(f"test images ({self.test_dir}), sigma {self.config.sigma:g}, {which} model (step "
-                  f"{step}): noisy "
-                  f"{results['mean_noisy_psnr']:.2f} dB -> denoised {results['mean_psnr']:.2f} dB, "
-                  f"SSIM {results['mean_ssim']:.3f}")
+            paths.append(self._test(chosen, step, f"{which} model", "test.json"))
+            average = os.path.join(self.out, "average.npz")
+            if os.path.exists(average) and "averaged" not in load_checkpoint(chosen):   # it lost the validation
+                ckpt = load_checkpoint(average)
+                self.model.load_state_dict(ckpt["model"])
+                which = f"the average of {int(ckpt['averaged'])} states"
+                paths.append(self._test(average, int(ckpt["step"]), which, "test_average.json"))
         return paths
+
+    def _test(self, checkpoint, step, which, name):
+        """The test evaluation of the model now loaded (from `checkpoint`, at `step`) into OUT/name."""
+        results = evaluate_folder(self.model, self.test_dir, self.config.sigma, self.device)
+        path = os.path.join(self.out, name)
+        with open(path, "w") as f:
+            json.dump({"checkpoint": checkpoint, "step": step, **results}, f, indent=1)
+        print(f"test images ({self.test_dir}), sigma {self.config.sigma:g}, {which} (step {step}): "
+              f"noisy {results['mean_noisy_psnr']:.2f} dB -> denoised {results['mean_psnr']:.2f} dB, "
+              f"SSIM {results['mean_ssim']:.3f}")
+        return path

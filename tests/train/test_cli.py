@@ -13,6 +13,8 @@ from minigrad import load
 from train import denoise, denoise_image, diagnose, evaluate, run
 from train.data import DEFAULT_DATA, list_images, load_grayscale
 from train.errors import CheckpointError, TrainingError, UsageError
+from train.evaluation import evaluate_folder
+from train.inference import model_from_checkpoint
 from train.records import read_jsonl
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -467,6 +469,37 @@ def test_a_branch_averages_its_last_states_and_resumes_the_average_exactly(data,
     monkeypatch.setattr(run.Run, "validate", real_validate)
     with pytest.raises(ValueError, match="--average-last must be positive"):
         denoise.main(branch + ["--average-last", "0", "--out", str(tmp_path / "z")])
+
+
+def test_a_branch_keeps_and_tests_its_average_when_the_average_does_not_validate_best(data, tmp_path,
+                                                                                      monkeypatch):
+    """The average of --average-last is average.npz whatever it validates; when a regular
+    validation beat it, best.npz is that state, test.json its test and test_average.json the
+    average's (the same evaluation of average.npz's weights)."""
+    common = TINY + ["--val-every", "100", "--checkpoint-every", "2", "--data", str(data)]
+    trunk = tmp_path / "trunk"
+    assert denoise.main(common + ["--lr-half-life", "2", "--steps", "4", "--no-test", "--out", str(trunk)]) == 0
+    real_val_psnr = run.Run._val_psnr
+
+    def averages_lose(r):                      # the average's validation (after step 10's own) never wins
+        return -1.0 if r.average_count and r.step == r.config.steps and "val_psnr" in r.records[-1] \
+            else real_val_psnr(r)
+
+    monkeypatch.setattr(run.Run, "_val_psnr", averages_lose)
+    out = tmp_path / "branch"
+    assert denoise.main(common + ["--cooldown-from", str(trunk / "last.npz"), "--cooldown", "6",
+                                  "--average-last", "4", "--out", str(out)]) == 0
+    best, average = load(out / "best.npz"), load(out / "average.npz")
+    assert "averaged" not in best and int(average["averaged"]) == 3 and int(average["step"]) == 10
+    record = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()][-1]
+    assert record == {"step": 10, "val_psnr_average": -1.0, "averaged": 3}
+    tested, tested_average = (json.loads((out / name).read_text()) for name in ("test.json", "test_average.json"))
+    assert tested["checkpoint"].endswith("best.npz") and tested_average["checkpoint"].endswith("average.npz")
+    assert tested_average["step"] == 10
+    model = model_from_checkpoint(average)
+    again = evaluate_folder(model, str(data / "test"), 25.0, "cpu")
+    assert again["mean_psnr"] == pytest.approx(tested_average["mean_psnr"], abs=1e-9)
+    assert again["mean_psnr"] != pytest.approx(tested["mean_psnr"], abs=1e-6)
 
 
 def test_a_planned_decay_extended_goes_on_without_a_jump(data, tmp_path):
