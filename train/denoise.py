@@ -10,8 +10,8 @@ Writes into --out: last.npz (the latest state, written atomically), best.npz (th
 validation PSNR), metrics.jsonl (one line per step and per validation), curves.png,
 examples.png and test.json (with --average-last also average.npz, the average, and, when it did not
 validate best, its test evaluation test_average.json).  Ctrl-C finishes the current step, saves and
-exits; --resume then continues exactly where the run stopped.  Every checkpoint holds the model's configuration, so
-train/evaluate.py and train/denoise_image.py rebuild the model from it alone.
+exits; --resume then continues exactly where the run stopped.  Every checkpoint holds the model's
+configuration, so train/evaluate.py and train/denoise_image.py rebuild the model from it alone.
 """
 import argparse
 import json
