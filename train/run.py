@@ -343,8 +343,11 @@ class Run:
         paths = [os.path.join(self.out, "curves.png")]
         plot_curves(self.records, paths[0])
         chosen, step, which = os.path.join(self.out, "best.npz"), self.best_step, "best"
+        chosen_is_average = False                 # last.npz never holds the average
         if os.path.exists(chosen):
-            self.model.load_state_dict(load_checkpoint(chosen)["model"])
+            best = load_checkpoint(chosen)
+            self.model.load_state_dict(best["model"])
+            chosen_is_average = "averaged" in best
         else:
             chosen, step, which = os.path.join(self.out, "last.npz"), self.step, "last"
         examples = [(name, noisy, denoise(self.model, noisy, self.device), clean)
@@ -354,7 +357,7 @@ class Run:
         if self.config.test:
             paths.append(self._test(chosen, step, f"{which} model", "test.json"))
             average = os.path.join(self.out, "average.npz")
-            if os.path.exists(average) and "averaged" not in load_checkpoint(chosen):   # it lost the validation
+            if os.path.exists(average) and not chosen_is_average:   # the average lost the validation
                 ckpt = load_checkpoint(average)
                 self.model.load_state_dict(ckpt["model"])
                 which = f"the average of {int(ckpt['averaged'])} states"
