@@ -23,8 +23,9 @@ from train.records import read_jsonl
 
 def binned(records, size, start=0):
     """[(first step, last step, PSNR of the mean loss, its standard error in dB, steps)] per bin."""
-    steps = np.array([r["step"] for r in records if "loss" in r and r["step"] >= start])
-    losses = np.array([r["loss"] for r in records if "loss" in r and r["step"] >= start])
+    by_step = {r["step"]: r["loss"] for r in records if "loss" in r and r["step"] >= start}
+    steps = np.array(sorted(by_step))                  # a step logged twice (a run resumed from an
+    losses = np.array([by_step[s] for s in steps])     # earlier checkpoint): its last record counts
     rows = []
     for first in range(start - start % size, int(steps.max()) + 1 if len(steps) else 0, size):
         inside = (steps >= first) & (steps < first + size)

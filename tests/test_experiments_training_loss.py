@@ -30,3 +30,10 @@ def test_steps_before_from_and_bins_of_one_step_are_left_out():
     records = [{"step": s, "loss": 0.001} for s in range(1, 301)]
     rows = binned(records, 100, start=150)
     assert [(first, last) for first, last, *_ in rows] == [(150, 199), (200, 299)]    # step 300 alone: no spread
+
+
+def test_a_step_logged_twice_counts_once_with_its_last_record():
+    records = [{"step": s, "loss": 0.01} for s in range(1, 11)] + [{"step": s, "loss": 0.001} for s in range(6, 11)]
+    (first, last, value, _, n), = binned(records, 100)                 # steps 6-10 redone after a resume
+    assert (first, last, n) == (1, 10, 10)
+    assert math.isclose(value, 10 * math.log10(1 / ((5 * 0.01 + 5 * 0.001) / 10)))
