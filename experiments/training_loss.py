@@ -29,12 +29,13 @@ def binned(records, size, start=0):
     rows = []
     for first in range(start - start % size, int(steps.max()) + 1 if len(steps) else 0, size):
         inside = (steps >= first) & (steps < first + size)
-        if inside.sum() < 2:
+        n = int(inside.sum())
+        if n < 2:
             continue
         mean = losses[inside].mean()
-        spread = losses[inside].std(ddof=1) / math.sqrt(inside.sum())        # of the mean loss
+        spread = losses[inside].std(ddof=1) / math.sqrt(n)                   # of the mean loss
         rows.append((int(steps[inside].min()), int(steps[inside].max()), 10 * math.log10(1 / mean),
-                     10 / math.log(10) * spread / mean, int(inside.sum())))  # d(10 log10 1/m) = 4.34 dm/m
+                     10 / math.log(10) * spread / mean, n))                  # d(10 log10 1/m) = 4.34 dm/m
     return rows
 
 
