@@ -20,7 +20,7 @@ import signal
 import sys
 
 from minigrad.optim import HalfLifeLR
-from train.config import PER_INVOCATION, RESUMABLE, TrainConfig, add_arguments, flag_name, given_options
+from train.config import BRANCHABLE, PER_INVOCATION, RESUMABLE, TrainConfig, add_arguments, flag_name, given_options
 from train.errors import UsageError, run_cli
 from train.inference import load_checkpoint
 from train.recipe import LEGACY_RECIPE
@@ -68,8 +68,7 @@ def branch_settings(given, resume, out, last):
     if not os.path.exists(source):
         raise UsageError(f"--cooldown-from {source} does not exist")
     ckpt = load_checkpoint(source)
-    options = inherit(given, json.loads(ckpt["train_args"]),
-                      RESUMABLE | {"cooldown_from", "cooldown", "lr_end", "average_last"}, "branched")
+    options = inherit(given, json.loads(ckpt["train_args"]), BRANCHABLE, "branched")
     # the branch's own time budget (the trunk's last --minutes would cut it short) and length
     options.update(out=out, lr_half_life=None, minutes=given.get("minutes"),
                    steps=int(ckpt["step"]) + given["cooldown"])

@@ -419,6 +419,27 @@ def test_a_cooldown_branch_falls_from_the_trunks_rate_and_leaves_the_trunk_alone
         denoise.main(branch + ["--model", "n3net", "--out", str(tmp_path / "y")])
 
 
+def test_a_branch_may_take_larger_batches_and_a_resumed_run_may_not(data, tmp_path, monkeypatch):
+    """--batch-size in a cool-down branch: its steps draw that many crops (the trunk's 4 before); it is
+    recorded in the branch's options, and the trunk itself cannot change it on --resume."""
+    common = TINY + ["--val-every", "100", "--checkpoint-every", "100", "--no-test", "--data", str(data)]
+    trunk = tmp_path / "trunk"
+    assert denoise.main(common + ["--lr-half-life", "2", "--steps", "2", "--out", str(trunk)]) == 0
+    drawn = []
+    sample = run.CropSampler.sample
+
+    def counting(self, batch, rng):
+        drawn.append(batch)
+        return sample(self, batch, rng)
+    monkeypatch.setattr(run.CropSampler, "sample", counting)
+    assert denoise.main(common + ["--cooldown-from", str(trunk / "last.npz"), "--cooldown", "2",
+                                  "--batch-size", "8", "--out", str(tmp_path / "branch")]) == 0
+    assert drawn == [8, 8]
+    assert json.loads(load(tmp_path / "branch" / "last.npz")["train_args"])["batch_size"] == 8
+    with pytest.raises(UsageError, match="--batch-size 8 differs from the resumed run's 4"):
+        denoise.main(["--out", str(trunk), "--resume", "--steps", "4", "--batch-size", "8"])
+
+
 def test_a_branch_averages_its_last_states_and_resumes_the_average_exactly(data, tmp_path, monkeypatch):
     """--average-last 4 with --checkpoint-every 2 over steps 5-10: the states after steps 6, 8 and
     10 are averaged (weights and batch-norm statistics); the average is validated at the end and,
