@@ -86,7 +86,7 @@ def training_table(results):
         if "averaged" in m:
             options += f", the average of its last {args['average_last']} steps ({int(m['averaged'])} states)"
         minutes = f"{float(m['train_seconds']) / 60:.0f} min" if "train_seconds" in m else "-"
-        crops = int(m["step"]) * int(args.get("batch_size", 4))
+        crops = int(m["crops"]) if "crops" in m else int(m["step"]) * int(args.get("batch_size", 4))
         lines.append(f"| `{r['name']}` | {options} | {int(m['step'])} ({crops:,}) | {minutes} "
                      f"| {float(m['best_val_psnr']):.2f} dB ({int(m['best_val_step'])}) |")
     return "\n".join(lines)

@@ -50,6 +50,12 @@ def test_tables_from_an_evaluation(tmp_path, capsys):
     assert ("`--model dncnn17 --sigma 25.0 --batch-size 4 --extra-train data/images/extra`, a cool-down branch of 400 "
             "steps from step 100, the average of its last 100 steps (3 states) | 500 (2,000) "
             in capsys.readouterr().out)
+    # ... and a branch with larger batches than its run's: the crops the checkpoint counted
+    save({"model": {"w": np.zeros(1)}, "step": 500, "train_seconds": 600.0, "best_val_psnr": 29.5, "best_val_step": 500,
+          "crops": 100 * 4 + 400 * 16, "train_args": json.dumps({"model": "dncnn17", "sigma": 25.0, "steps": 500,
+                                                                 "batch_size": 16, "cooldown": 400})}, str(model))
+    assert report_module().main([str(tmp_path / "r.json")]) == 0
+    assert "step 100 | 500 (6,800) |" in capsys.readouterr().out
 
 
 def test_the_table_at_other_noise_levels(tmp_path):

@@ -20,8 +20,8 @@ from minigrad import save
 from train.errors import UsageError, run_cli
 from train.inference import load_checkpoint, model_from_checkpoint
 
-KEPT = ("format", "model", "config", "train_args", "step", "train_seconds", "best_val_psnr", "best_val_step",
-        "averaged")             # a run's average of its last states (--average-last): how many
+KEPT = ("format", "model", "config", "train_args", "step", "train_seconds", "crops", "best_val_psnr",
+        "best_val_step", "averaged")     # averaged: a run's average of its last states (--average-last): how many
 
 
 def export(source, target):

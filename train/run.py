@@ -122,6 +122,7 @@ class Run:
         self.rng = np.random.default_rng(config.seed)
         self.step, self.best, self.best_step = 0, -np.inf, 0
         self.seconds = 0.0                   # wall time spent in train(), validations included
+        self.crops = 0                       # training crops seen (a branch may change --batch-size)
         # --average-last: the sum (float64) of the sampled states and how many there are
         self.average_sum, self.average_count = None, 0
         # (a run given more steps than it planned starts its average again: its last N steps are others)
@@ -134,6 +135,8 @@ class Run:
             self.step, self.best = int(ckpt["step"]), float(ckpt["best_val_psnr"])
             self.best_step = int(ckpt["best_val_step"])
             self.seconds = float(ckpt.get("train_seconds", 0.0))        # the branch's: its trunk's too
+            # checkpoints from before the count: their run never changed its batch size
+            self.crops = int(ckpt.get("crops", self.step * trunk.get("batch_size", 4)))
             if branching:              # its rate falls from the trunk's, and its best is its own
                 trunk_schedule = self._schedule(dataclasses.replace(
                     config, lr_half_life=trunk.get("lr_half_life"), lr_end=trunk.get("lr_end", config.lr_end)), ckpt)
@@ -200,7 +203,7 @@ class Run:
                  "scheduler": self.schedule.state_dict(), "step": self.step,
                  "rng": json.dumps(self.rng.bit_generator.state), "config": json.dumps(self.model.config),
                  "train_args": json.dumps(self.config.to_dict()), "best_val_psnr": float(self.best),
-                 "best_val_step": self.best_step, "train_seconds": self.seconds}
+                 "best_val_step": self.best_step, "train_seconds": self.seconds, "crops": self.crops}
         if averaged:
             state["averaged"] = averaged
         elif self.average_count:                  # the average so far, so that a resumed run goes on with it
@@ -266,6 +269,7 @@ class Run:
         self.optimizer.step()
         self.schedule.step()
         self.step += 1
+        self.crops += len(clean)
         return loss
 
     def _diagnostics(self):

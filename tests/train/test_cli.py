@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from minigrad import load
+from minigrad import load, save
 from train import denoise, denoise_image, diagnose, evaluate, run
 from train.data import DEFAULT_DATA, list_images, load_grayscale
 from train.errors import CheckpointError, TrainingError, UsageError
@@ -421,7 +421,8 @@ def test_a_cooldown_branch_falls_from_the_trunks_rate_and_leaves_the_trunk_alone
 
 def test_a_branch_may_take_larger_batches_and_a_resumed_run_may_not(data, tmp_path, monkeypatch):
     """--batch-size in a cool-down branch: its steps draw that many crops (the trunk's 4 before); it is
-    recorded in the branch's options, and the trunk itself cannot change it on --resume."""
+    recorded in the branch's options, the checkpoints count the crops seen (the trunk's, then the
+    branch's), and the trunk itself cannot change it on --resume."""
     common = TINY + ["--val-every", "100", "--checkpoint-every", "100", "--no-test", "--data", str(data)]
     trunk = tmp_path / "trunk"
     assert denoise.main(common + ["--lr-half-life", "2", "--steps", "2", "--out", str(trunk)]) == 0
@@ -435,7 +436,15 @@ def test_a_branch_may_take_larger_batches_and_a_resumed_run_may_not(data, tmp_pa
     assert denoise.main(common + ["--cooldown-from", str(trunk / "last.npz"), "--cooldown", "2",
                                   "--batch-size", "8", "--out", str(tmp_path / "branch")]) == 0
     assert drawn == [8, 8]
-    assert json.loads(load(tmp_path / "branch" / "last.npz")["train_args"])["batch_size"] == 8
+    branched = load(tmp_path / "branch" / "last.npz")
+    assert json.loads(branched["train_args"])["batch_size"] == 8
+    assert int(load(trunk / "last.npz")["crops"]) == 2 * 4 and int(branched["crops"]) == 2 * 4 + 2 * 8
+    # a trunk written before the count: its steps times its batch size
+    old = tmp_path / "old.npz"
+    save({k: v for k, v in load(trunk / "last.npz").items() if k != "crops"}, old)
+    assert denoise.main(common + ["--cooldown-from", str(old), "--cooldown", "1", "--batch-size", "8",
+                                  "--out", str(tmp_path / "from-old")]) == 0
+    assert int(load(tmp_path / "from-old" / "last.npz")["crops"]) == 2 * 4 + 8
     with pytest.raises(UsageError, match="--batch-size 8 differs from the resumed run's 4"):
         denoise.main(["--out", str(trunk), "--resume", "--steps", "4", "--batch-size", "8"])
 
