@@ -74,7 +74,7 @@ def progress(loaded, batch_size=4):
             blocks = "; ".join(f"{b['block']}: {b['n_eff_median']:.0f}, {b['saturated']:.0%}, {b['t_median']:.3f}, "
                                f"{b['separation_median']:.2f}" + (" COLLAPSED" if b["collapsed"] else "")
                                for b in t.get("blocks", [])) or "-"
-            lines.append(f"| {run} | {t['step']} | {t['step'] * batch_size:,} | {minutes} | {t['mean_psnr']:.2f}"
+            lines.append(f"| {run} | {t['step']} | {t.get('crops', t['step'] * batch_size):,} | {minutes} | {t['mean_psnr']:.2f}"
                          + (f" ({brick:.2f})" if brick is not None else "") + f" | {blocks} |")
     return "\n".join(lines)
 

@@ -130,6 +130,8 @@ keep = {"step": r["step"], "mean_psnr": r["mean_psnr"], "mean_ssim": r["mean_ssi
         "psnr": {k: v["psnr"] for k, v in r["images"].items()}, "checkpoint": r["checkpoint"].split("/")[-1]}
 ckpt = load(r["checkpoint"])
 keep["seconds"] = round(float(ckpt["train_seconds"]), 1)          # training time to that checkpoint
+if "crops" in ckpt:                                        # crops seen (a branch may change the batch size)
+    keep["crops"] = int(ckpt["crops"])
 args = json.loads(ckpt["train_args"])
 if args.get("cooldown"):                                   # a branch: where it left the run, and how long
     keep.update(cooldown=args["cooldown"], branched_at=args["steps"] - args["cooldown"])

@@ -96,7 +96,8 @@ def test_curves_read_the_runs_histories(tmp_path):
                   {"step": 300, "mean_psnr": 29.4 + offset, "psnr": {"brick.png": 31.4}, "blocks": blocks,
                    "cooldown": 100, "branched_at": 200, "min_temperature": 0.02, "seconds": 900.0},
                   {"step": 300, "mean_psnr": 29.6 + offset, "psnr": {"brick.png": 31.6}, "cooldown": 100,
-                   "branched_at": 200, "seconds": 900.0, "extra_train": "data/images/extra"}]
+                   "branched_at": 200, "seconds": 900.0, "extra_train": "data/images/extra",
+                   "crops": 2000}]                    # counted by the checkpoint: a branch of larger batches
         (state / name / "tests.jsonl").write_text("".join(json.dumps(p) + "\n" for p in points))
     results.mkdir()
     (results / "n3net-sigma25.json").write_text(json.dumps({"mean_psnr": 30.0, "mean_bm3d_psnr": 31.14}))
@@ -114,7 +115,7 @@ def test_curves_read_the_runs_histories(tmp_path):
     assert table[3] == ("| dncnn17-sigma25, cool-down 100 from 200, its last 33 steps averaged | 300 | 1,200 | 15 min "
                         "| 29.50 (31.50) | - |")
     assert table[4] == "| dncnn17-sigma25, cool-down 100 from 200, t >= 0.02 | 300 | 1,200 | 15 min | 29.40 (31.40) | - |"
-    assert table[5] == ("| dncnn17-sigma25, cool-down 100 from 200, with data/images/extra | 300 | 1,200 | 15 min "
+    assert table[5] == ("| dncnn17-sigma25, cool-down 100 from 200, with data/images/extra | 300 | 2,000 | 15 min "
                         "| 29.60 (31.60) | - |")
     assert table[6] == ("| n3net-sigma25 | 200 | 800 | 10 min | 29.50 (31.00) | stages.1: 30, 2%, 0.084, 0.33; "
                         "stages.3: 224, 0%, 0.097, 0.00 COLLAPSED |")
