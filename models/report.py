@@ -24,6 +24,7 @@ import sys
 from collections import Counter
 
 from minigrad import load
+from train.inference import crops_seen
 from train.shipped import in_repo
 
 
@@ -86,7 +87,7 @@ def training_table(results):
         if "averaged" in m:
             options += f", the average of its last {args['average_last']} steps ({int(m['averaged'])} states)"
         minutes = f"{float(m['train_seconds']) / 60:.0f} min" if "train_seconds" in m else "-"
-        crops = int(m["crops"]) if "crops" in m else int(m["step"]) * int(args.get("batch_size", 4))
+        crops = crops_seen(m)
         lines.append(f"| `{r['name']}` | {options} | {int(m['step'])} ({crops:,}) | {minutes} "
                      f"| {float(m['best_val_psnr']):.2f} dB ({int(m['best_val_step'])}) |")
     return "\n".join(lines)

@@ -123,6 +123,7 @@ record() {                 # record NAME FOLDER [TEST]: FOLDER's test point join
     $py - "$folder" "$state/$name/tests.jsonl" "$test" <<'PY'
 import json, os, sys
 from minigrad import load
+from train.inference import crops_seen
 from train.records import read_jsonl
 folder, path, test = sys.argv[1:4]
 r = json.load(open(test))
@@ -130,8 +131,7 @@ keep = {"step": r["step"], "mean_psnr": r["mean_psnr"], "mean_ssim": r["mean_ssi
         "psnr": {k: v["psnr"] for k, v in r["images"].items()}, "checkpoint": r["checkpoint"].split("/")[-1]}
 ckpt = load(r["checkpoint"])
 keep["seconds"] = round(float(ckpt["train_seconds"]), 1)          # training time to that checkpoint
-if "crops" in ckpt:                                        # crops seen (a branch may change the batch size)
-    keep["crops"] = int(ckpt["crops"])
+keep["crops"] = crops_seen(ckpt)                           # crops seen (a branch may change the batch size)
 args = json.loads(ckpt["train_args"])
 if args.get("cooldown"):                                   # a branch: where it left the run, and how long
     keep.update(cooldown=args["cooldown"], branched_at=args["steps"] - args["cooldown"])

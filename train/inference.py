@@ -47,6 +47,14 @@ def model_name(ckpt):
     return name
 
 
+def crops_seen(ckpt):
+    """The training crops a checkpoint's run has seen: its count, or for a checkpoint from before
+    the count, its steps times its batch size (its run never changed it: only a branch may)."""
+    if "crops" in ckpt:
+        return int(ckpt["crops"])
+    return int(ckpt["step"]) * int(json.loads(ckpt["train_args"]).get("batch_size", 4))
+
+
 def model_from_checkpoint(ckpt, path="checkpoint"):
     """Rebuild the model from the configuration stored in the checkpoint and load its weights."""
     config = json.loads(ckpt["config"])

@@ -19,7 +19,7 @@ from n3net.diagnostics import n3_blocks, saturation
 from .data import DEFAULT_DATA, CropSampler, add_noise, load_folder
 from .errors import TrainingError
 from .evaluation import evaluate_folder
-from .inference import FORMAT, denoise, load_checkpoint, model_from_checkpoint, require_device
+from .inference import FORMAT, crops_seen, denoise, load_checkpoint, model_from_checkpoint, require_device
 from .metrics import psnr
 from .plots import plot_curves, plot_examples
 from .records import read_jsonl
@@ -135,8 +135,7 @@ class Run:
             self.step, self.best = int(ckpt["step"]), float(ckpt["best_val_psnr"])
             self.best_step = int(ckpt["best_val_step"])
             self.seconds = float(ckpt.get("train_seconds", 0.0))        # the branch's: its trunk's too
-            # checkpoints from before the count: their run never changed its batch size
-            self.crops = int(ckpt.get("crops", self.step * trunk.get("batch_size", 4)))
+            self.crops = crops_seen(ckpt)                                # the branch's: its trunk's too
             if branching:              # its rate falls from the trunk's, and its best is its own
                 trunk_schedule = self._schedule(dataclasses.replace(
                     config, lr_half_life=trunk.get("lr_half_life"), lr_end=trunk.get("lr_end", config.lr_end)), ckpt)
