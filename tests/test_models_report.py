@@ -2,6 +2,7 @@
 import importlib.util
 import json
 import os
+import re
 import subprocess
 
 import numpy as np
@@ -156,3 +157,16 @@ def test_the_readmes_show_the_committed_results(capsys):
     evaluations (models/results/), models and runs (models/state/): `models/report.py --write` after
     models/regenerate.sh or a new run keeps them so."""
     assert report_module().main(["--check"]) == 0, capsys.readouterr().out
+
+
+def test_the_readme_says_what_the_shipped_blocks_select():
+    """README.md's "median n_eff A and B of 224 on test crops" of the shipped n3net-sigma25 is what
+    train/diagnose.py measures on it (the sentence outlived two models once: a new shipped model
+    needs it rewritten)."""
+    from train.diagnosis import diagnose_on_test_crops
+    from train.inference import load_model
+    text = " ".join(open(os.path.join(ROOT, "README.md"), encoding="utf-8").read().split())
+    said = re.findall(r"median n_eff (\d+) and (\d+) of 224 on test crops", text)
+    assert len(said) == 1, said
+    blocks = diagnose_on_test_crops(load_model(os.path.join(ROOT, "models", "n3net-sigma25.npz")), 25)
+    assert [round(b["n_eff_median"]) for b in blocks] == [int(n) for n in said[0]]
