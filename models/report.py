@@ -67,8 +67,8 @@ def psnr_table(results, corner=""):
     return "\n".join(lines)
 
 
-OPTIONS = ("model", "variant", "init", "sigma", "max_temperature", "min_temperature", "lr_half_life", "batch_size",
-           "extra_train")
+OPTIONS = ("model", "variant", "init", "sigma", "max_temperature", "min_temperature", "lr_half_life", "crop",
+           "batch_size", "extra_train")
 
 
 def training_table(results):

@@ -49,7 +49,8 @@ class TrainConfig:
                                               "branch may change it) (default 1e-4)")
     # the data
     sigma: float = option(25.0, "noise standard deviation on the 0-255 scale")
-    crop: int = option(80, "side of the square training crops in pixels (N3 blocks need at least 80)")
+    crop: int = option(80, "side of the square training crops in pixels (N3 blocks need at least 80; a "
+                                  "cool-down branch may change it)")
     batch_size: int = option(4, "crops per step (a cool-down branch may change it)")
     data: Optional[str] = option(None, "image folder: with train/ val/ test/ subfolders, or a flat folder of "
                                  "training images (then validation and test use the embedded images) "
@@ -133,8 +134,9 @@ RESUMABLE = {"minutes", "device", "val_every", "checkpoint_every", "test", "thre
              "lr_end",          # --lr-end: a half-life run's floor, not above the rate reached (denoise.py)
              "extra_train"}     # more training images for a run that goes on (models/README.md)
 # options that a cool-down branch (--cooldown-from) may set besides those: its schedule, its averaging,
-# and its batch size (a branch with larger batches, the trunk's state otherwise: models/README.md)
-BRANCHABLE = RESUMABLE | {"cooldown_from", "cooldown", "lr_end", "average_last", "batch_size"}
+# its batch size and crop size (a branch with larger batches or crops, the trunk's state otherwise:
+# models/README.md)
+BRANCHABLE = RESUMABLE | {"cooldown_from", "cooldown", "lr_end", "average_last", "batch_size", "crop"}
 # options of one invocation only: a resumed run or a branch takes them as given, or their defaults,
 # never from its checkpoint (a run once continued with --no-test would otherwise never test again)
 PER_INVOCATION = {"test"}

@@ -420,9 +420,10 @@ def test_a_cooldown_branch_falls_from_the_trunks_rate_and_leaves_the_trunk_alone
 
 
 def test_a_branch_may_take_larger_batches_and_a_resumed_run_may_not(data, tmp_path, monkeypatch):
-    """--batch-size in a cool-down branch: its steps draw that many crops (the trunk's 4 before); it is
-    recorded in the branch's options, the checkpoints count the crops seen (the trunk's, then the
-    branch's), and the trunk itself cannot change it on --resume."""
+    """--batch-size and --crop in a cool-down branch: its steps draw that many crops of that size (the
+    trunk's 4 of 24 x 24 before); they are recorded in the branch's options, the checkpoints count
+    the crops seen (the trunk's, then the branch's), and the trunk itself cannot change them on
+    --resume."""
     common = TINY + ["--val-every", "100", "--checkpoint-every", "100", "--no-test", "--data", str(data)]
     trunk = tmp_path / "trunk"
     assert denoise.main(common + ["--lr-half-life", "2", "--steps", "2", "--out", str(trunk)]) == 0
@@ -430,14 +431,16 @@ def test_a_branch_may_take_larger_batches_and_a_resumed_run_may_not(data, tmp_pa
     sample = run.CropSampler.sample
 
     def counting(self, batch, rng):
-        drawn.append(batch)
-        return sample(self, batch, rng)
+        crops = sample(self, batch, rng)
+        drawn.append(crops.shape)
+        return crops
     monkeypatch.setattr(run.CropSampler, "sample", counting)
     assert denoise.main(common + ["--cooldown-from", str(trunk / "last.npz"), "--cooldown", "2",
-                                  "--batch-size", "8", "--out", str(tmp_path / "branch")]) == 0
-    assert drawn == [8, 8]
+                                  "--batch-size", "8", "--crop", "32", "--out", str(tmp_path / "branch")]) == 0
+    assert drawn == [(8, 1, 32, 32)] * 2
     branched = load(tmp_path / "branch" / "last.npz")
     assert json.loads(branched["train_args"])["batch_size"] == 8
+    assert json.loads(branched["train_args"])["crop"] == 32
     assert int(load(trunk / "last.npz")["crops"]) == 2 * 4 and int(branched["crops"]) == 2 * 4 + 2 * 8
     # a trunk written before the count: its steps times its batch size
     old = tmp_path / "old.npz"
@@ -447,6 +450,8 @@ def test_a_branch_may_take_larger_batches_and_a_resumed_run_may_not(data, tmp_pa
     assert int(load(tmp_path / "from-old" / "last.npz")["crops"]) == 2 * 4 + 8
     with pytest.raises(UsageError, match="--batch-size 8 differs from the resumed run's 4"):
         denoise.main(["--out", str(trunk), "--resume", "--steps", "4", "--batch-size", "8"])
+    with pytest.raises(UsageError, match="--crop 32 differs from the resumed run's 24"):
+        denoise.main(["--out", str(trunk), "--resume", "--steps", "4", "--crop", "32"])
 
 
 def test_a_branch_averages_its_last_states_and_resumes_the_average_exactly(data, tmp_path, monkeypatch):
