@@ -50,7 +50,7 @@ class TrainConfig:
     # the data
     sigma: float = option(25.0, "noise standard deviation on the 0-255 scale")
     crop: int = option(80, "side of the square training crops in pixels (N3 blocks need at least 80; a "
-                                  "cool-down branch may change it)")
+                           "cool-down branch may change it)")
     batch_size: int = option(4, "crops per step (a cool-down branch may change it)")
     data: Optional[str] = option(None, "image folder: with train/ val/ test/ subfolders, or a flat folder of "
                                  "training images (then validation and test use the embedded images) "

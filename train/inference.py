@@ -49,7 +49,8 @@ def model_name(ckpt):
 
 def crops_seen(ckpt):
     """The training crops a checkpoint's run has seen: its count, or for a checkpoint from before
-    the count, its steps times its batch size (its run never changed it: only a branch may)."""
+    the count, its steps times its batch size (its run never changed it: only a branch may).  A
+    branch with another --crop counts its own crops as one each, whatever their size."""
     if "crops" in ckpt:
         return int(ckpt["crops"])
     return int(ckpt["step"]) * int(json.loads(ckpt["train_args"]).get("batch_size", 4))

@@ -419,7 +419,7 @@ def test_a_cooldown_branch_falls_from_the_trunks_rate_and_leaves_the_trunk_alone
         denoise.main(branch + ["--model", "n3net", "--out", str(tmp_path / "y")])
 
 
-def test_a_branch_may_take_larger_batches_and_a_resumed_run_may_not(data, tmp_path, monkeypatch):
+def test_a_branch_may_take_larger_batches_and_crops_and_a_resumed_run_may_not(data, tmp_path, monkeypatch):
     """--batch-size and --crop in a cool-down branch: its steps draw that many crops of that size (the
     trunk's 4 of 24 x 24 before); they are recorded in the branch's options, the checkpoints count
     the crops seen (the trunk's, then the branch's), and the trunk itself cannot change them on
