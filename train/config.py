@@ -93,7 +93,7 @@ class TrainConfig:
     loss_scale: float = option(1.0, "train on this times the mean squared error (800: the released code's loss "
                                "for 80x80 crops); --clip applies to the MSE's gradient")
     clip: float = option(1.0, "clip the gradients' global L2 norm to this value, 0 for no clipping (it stops "
-                         "the rare loss spikes of small batches)")
+                         "the rare loss spikes of small batches; a resumed run may change it)")
     seed: int = option(0, "seed for the initial weights, the crops and the noise")
     # where and how
     device: str = option("cpu", HELP["device"], choices=["cpu", "gpu"])
@@ -132,7 +132,8 @@ class TrainConfig:
 # options that a resumed run may change; all others come from its checkpoint
 RESUMABLE = {"minutes", "device", "val_every", "checkpoint_every", "test", "threads", "steps", "min_temperature",
              "lr_end",          # --lr-end: a half-life run's floor, not above the rate reached (denoise.py)
-             "extra_train"}     # more training images for a run that goes on (models/README.md)
+             "extra_train",     # more training images for a run that goes on (models/README.md)
+             "clip"}            # a tighter clip for a run whose gradients spike (models/README.md)
 # options that a cool-down branch (--cooldown-from) may set besides those: its schedule, its averaging,
 # its batch size and crop size (a branch with larger batches or crops, the trunk's state otherwise:
 # models/README.md)

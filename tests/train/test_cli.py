@@ -362,6 +362,25 @@ def test_a_half_life_run_resumed_with_a_new_floor_holds_its_rate_without_a_jump(
         denoise.main(["--out", str(planned), "--resume", "--steps", "4", "--lr-end", "1e-5"])
 
 
+def test_a_resumed_run_may_tighten_its_clip_and_keeps_it(data, tmp_path):
+    """--clip on --resume (models/README.md: the sigma-25 runs' gradient spikes pass --clip 1.0): the new
+    clip is recorded and applied from the next step on, and a later resume keeps it."""
+    common = TINY + ["--val-every", "2", "--checkpoint-every", "100", "--no-test", "--data", str(data)]
+    for name in ("same", "tight"):
+        assert denoise.main(common + ["--steps", "2", "--out", str(tmp_path / name)]) == 0
+    assert denoise.main(["--out", str(tmp_path / "same"), "--resume", "--steps", "3"]) == 0
+    assert denoise.main(["--out", str(tmp_path / "tight"), "--resume", "--steps", "3", "--clip", "1e-9"]) == 0
+    assert json.loads(load(tmp_path / "tight" / "last.npz")["train_args"])["clip"] == 1e-9
+    logs = {name: [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()
+                   if "loss" in line] for name in ("same", "tight")}
+    assert logs["same"][:2] == logs["tight"][:2]                    # steps 1-2: the same run
+    assert logs["same"][2]["grad_norm"] == logs["tight"][2]["grad_norm"] > 1e-6   # logged before clipping
+    same, tight = params(tmp_path / "same" / "last.npz"), params(tmp_path / "tight" / "last.npz")
+    assert any(not np.array_equal(same[k], tight[k]) for k in same)   # step 3 clipped to a norm of 1e-9
+    assert denoise.main(["--out", str(tmp_path / "tight"), "--resume", "--steps", "4"]) == 0
+    assert json.loads(load(tmp_path / "tight" / "last.npz")["train_args"])["clip"] == 1e-9
+
+
 def test_no_test_holds_for_one_invocation_only(data, tmp_path):
     """A run trained once with --no-test tests again when resumed or branched without it (models/train.sh's
     branches lost their test points when the trunk had once been continued with --no-test)."""
