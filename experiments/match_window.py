@@ -13,21 +13,17 @@ import argparse
 import os
 import time
 
-import numpy as np
-
-from train.data import add_noise, list_images, load_image
+from train.data import list_images
+from train.evaluation import noisy_images
 from train.inference import denoise_image, load_model
 from train.metrics import psnr
 from train.run import data_folders
 
 
 def noisy_test_images(sigma, folder, seed=0):
-    """{image name: (clean, noisy)} with the noise of the test evaluation (evaluation.evaluate_images)."""
-    rng, pairs = np.random.default_rng(seed), {}
-    for path in list_images(folder):
-        clean = load_image(path)
-        pairs[os.path.basename(path)] = (clean, add_noise(clean, sigma, rng))
-    return pairs
+    """{image name: (clean, noisy)} with the noise of the test evaluation (evaluation.noisy_images)."""
+    return {os.path.basename(path): (clean, noisy)
+            for path, clean, noisy in noisy_images(list_images(folder), sigma, seed)}
 
 
 def main():

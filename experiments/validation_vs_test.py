@@ -17,13 +17,14 @@ import os
 
 import numpy as np
 
+from train.records import read_jsonl
+
 
 def branches(name, state="models/state"):
     """[(branch folder, best validation PSNR, test PSNR, {image: test PSNR})] of NAME's kept branches."""
     rows = []
     for folder in sorted(glob.glob(os.path.join(state, name, "cooldown-*"))):
-        with open(os.path.join(folder, "metrics.jsonl")) as f:
-            records = [json.loads(line) for line in f]
+        records = read_jsonl(os.path.join(folder, "metrics.jsonl"))
         validated = [r.get("val_psnr", r.get("val_psnr_average")) for r in records
                      if "val_psnr" in r or "val_psnr_average" in r]
         with open(os.path.join(folder, "test.json")) as f:

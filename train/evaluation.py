@@ -12,6 +12,15 @@ from .metrics import psnr, ssim
 MIN_SIZE = 11                  # the SSIM's 11 x 11 Gaussian window
 
 
+def noisy_images(paths, sigma, seed=0):
+    """(path, clean, noisy) for each image file in order, clean (H, W) or (H, W, 3) for a colour image:
+    the noise of every evaluation, one draw of numpy's generator `seed` after the other."""
+    rng = np.random.default_rng(seed)
+    for path in paths:
+        clean = load_image(path)
+        yield path, clean, add_noise(clean, sigma, rng)
+
+
 def evaluate_folder(model, folder, sigma, device="cpu", seed=0, save_dir=None, bm3d=None, colour="channels",
                     memory_gb=MEMORY_GB, progress=None, self_ensemble=False):
     """PSNR and SSIM of the model on every image of a folder (evaluate_images on list_images(folder))."""
@@ -30,13 +39,11 @@ def evaluate_images(model, paths, sigma, device="cpu", seed=0, save_dir=None, bm
     the results."""
     if not paths:
         raise ValueError("no images to evaluate on")
-    rng, per_image = np.random.default_rng(seed), {}
-    for path in paths:
-        clean = load_image(path)                       # (H, W), or (H, W, 3) for a colour image
+    per_image = {}
+    for path, clean, noisy in noisy_images(paths, sigma, seed):
         if min(clean.shape[:2]) < MIN_SIZE:
             raise ValueError(f"{path} is {clean.shape[1]}x{clean.shape[0]} pixels: the SSIM needs images of "
                              f"at least {MIN_SIZE}x{MIN_SIZE}; remove it from the folder")
-        noisy = add_noise(clean, sigma, rng)
         start = time.perf_counter()
         estimate = denoise_image(model, noisy, colour, device, memory_gb, self_ensemble=self_ensemble)
         name = os.path.basename(path)
