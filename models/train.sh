@@ -11,6 +11,7 @@
 #     bash models/train.sh MINUTES --until STEP --only n3net-sigma25     # the sigma-25 runs up to STEP,
 #     bash models/train.sh MINUTES --until STEP --only dncnn17-sigma25   # side by side (two commands)
 #     bash models/train.sh 0 --extra-train data/images/extra   # branches that also see the 7 extra images
+#     bash models/train.sh MINUTES --clip 0.05 --only n3net-sigma25    # a run goes on with a tighter clip
 #
 # Each N3Net trains for MINUTES (then saves and stops cleanly, at most one step later), and its best
 # checkpoint by validation PSNR is exported to models/NAME.npz (weights only: what the commands
@@ -50,9 +51,12 @@
 # end and is the branch's best if it validates best (with "averaged": how many states, in tests.jsonl).
 # From 2026-12-03's third session on the average's test point joins tests.jsonl even when it does not
 # validate best (test_average.json; before, it was deleted untested with the branch's weights).
+# --clip VALUE (from 2026-12-04's second session on) gives the runs it trains a new bound on their
+# gradients' norm (train/denoise.py --clip); a run keeps it on later invocations, and its cool-down
+# branches inherit it.  Without it each run keeps the clip it has (1.0 until then).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-usage="usage: bash models/train.sh MINUTES [--cooldown STEPS] [--only NAME] [--until STEP] [--extra-train FOLDER] [--device cpu|gpu]"
+usage="usage: bash models/train.sh MINUTES [--cooldown STEPS] [--only NAME] [--until STEP] [--extra-train FOLDER] [--clip VALUE] [--device cpu|gpu]"
 minutes=${1:?$usage}
 shift
 device=cpu
@@ -60,6 +64,7 @@ COOLDOWN=400               # steps of each cool-down branch (0: none)
 only=                      # one run's name: the others are left as they are
 until=                     # the step where the sigma-25 runs stop (if MINUTES has not stopped them)
 extra=()                   # --extra-train FOLDER: more training images for the runs and branches it trains
+clip=()                    # --clip VALUE: a new gradient clip for the runs it trains (kept by them after)
 while [ $# -gt 0 ]; do
     case $1 in
         --device) device=${2:?--device cpu or gpu}; shift 2 ;;
@@ -67,6 +72,7 @@ while [ $# -gt 0 ]; do
         --only) only=${2:?--only NAME}; shift 2 ;;
         --until) until=${2:?--until STEP}; shift 2 ;;
         --extra-train) extra=(--extra-train "${2:?--extra-train FOLDER}"); shift 2 ;;
+        --clip) clip=(--clip "${2:?--clip VALUE}"); shift 2 ;;
         *) echo "$usage" >&2; exit 2 ;;
     esac
 done
@@ -90,7 +96,7 @@ run() {                    # run NAME ARGS...: continue (or start) models/state/
     local resume=()
     [ -f "$state/$name/last.npz" ] && resume=(--resume)
     $py train/denoise.py "$@" --steps "$STEPS" --lr-half-life "$HALF_LIFE" --val-every 100 \
-        --checkpoint-every 50 --device "$device" "${threads[@]}" "${extra[@]}" --minutes "${RUN_MINUTES:-$minutes}" \
+        --checkpoint-every 50 --device "$device" "${threads[@]}" "${extra[@]}" "${clip[@]}" --minutes "${RUN_MINUTES:-$minutes}" \
         --out "$state/$name" "${resume[@]}" >> "$state/$name.log" 2>&1
     record "$name" "$state/$name"
     export_best "$name" "$state/$name"
