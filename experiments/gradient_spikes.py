@@ -1,9 +1,9 @@
 """Experiment: how often a run's gradients spike, and how its validation moves, window by window.
 
 A training run logs, every step, the global L2 norm of its mean squared error's gradient before
-clipping (metrics.jsonl: "grad_norm"), and every 100 steps its validation PSNR ("val_psnr").  The
-sigma-25 runs' norms sit near 0.01, but now and then one step's is 10 to 1000 times that, and
-`--clip 1.0` lets most of them through (models/README.md).  This reads a run's committed log back
+clipping (metrics.jsonl: "grad_norm"), and every 100 steps its validation PSNR ("val_psnr").
+n3net-sigma25's norms sit near 0.01, but now and then one step's is 10 to 1000 times that (DnCNN-17's,
+near 0.019, do not spike), and `--clip 1.0` lets most of them through (models/README.md).  This reads a run's committed log back
 (no model is run) and prints, per window of steps: the median norm, how many steps were spikes
 (above FACTOR times that median), the largest norm, how many steps a clip of CLIP would cut, and
 the validation PSNR's range and its drops (a validation more than DROP dB below the one before).
