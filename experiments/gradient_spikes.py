@@ -2,12 +2,13 @@
 
 A training run logs, every step, the global L2 norm of its mean squared error's gradient before
 clipping (metrics.jsonl: "grad_norm"), and every 100 steps its validation PSNR ("val_psnr").
-n3net-sigma25's norms sit near 0.01, but now and then one step's is 10 to 1000 times that (DnCNN-17's,
-near 0.019, do not spike), and `--clip 1.0` lets most of them through (models/README.md).  This reads a run's committed log back
-(no model is run) and prints, per window of steps: the median norm, how many steps were spikes
-(above FACTOR times that median), the largest norm, how many steps a clip of CLIP would cut, and
-the validation PSNR's range and its drops (a validation more than DROP dB below the one before).
-Comparing the windows before and after a run changed its clip shows what the clip did.
+n3net-sigma25's norms sit near 0.01, but now and then one step's is 10 to 1000 times that
+(DnCNN-17's, near 0.019, do not spike), and `--clip 1.0` lets most of them through
+(models/README.md). This reads a run's committed log back (no model is run) and prints, per window
+of steps: the median norm, how many steps were spikes (above FACTOR times that median), the largest
+norm, how many steps a clip of CLIP would cut, and the validation PSNR's range and its drops (a
+validation more than DROP dB below the one before). Comparing the windows before and after a run
+changed its clip shows what the clip did.
 
     python -m experiments.gradient_spikes [NAME ...] [--every 1200] [--factor 10] [--clip 0.05]
 """
@@ -38,9 +39,12 @@ def summary(norms, vals, start, end, factor, clip, drop):
         return None
     g = np.array([norms[s] for s in steps])
     median = float(np.median(g))
-    validated = [vals[s] for s in sorted(vals) if start < s <= end]
-    before = [vals[s] for s in sorted(vals) if start - 100 <= s <= end]      # the drop into the first too
-    drops = sum(1 for a, b in zip(before, before[1:]) if b < a - drop)
+    validated_steps = sorted(vals)
+    inside = [s for s in validated_steps if start < s <= end]
+    previous = [s for s in validated_steps if s <= start][-1:]               # the drop into the first too
+    validated = [vals[s] for s in inside]
+    chain = [vals[s] for s in previous + inside]
+    drops = sum(1 for a, b in zip(chain, chain[1:]) if b < a - drop)
     return {"start": start, "end": end, "steps": len(steps), "median": median,
             "spikes": int(np.sum(g > factor * median)), "largest": float(g.max()),
             "clipped": int(np.sum(g > clip)),
