@@ -1,12 +1,13 @@
 """Experiment: does validation order a run's cool-down branches as the test images do?
 
-Each kept cool-down branch of a shipped run (models/state/NAME/cooldown-*/) logged the validation
-PSNR of its checkpoints (metrics.jsonl: "val_psnr", and "val_psnr_average" for its average) and
-tested its best by validation (test.json: the test images whole, noise seed 0).  This reads them
-back, from the committed logs only (no model is run), and prints per branch the best validation,
-the test PSNR and brick's, then how the validation goes with the test mean and with brick (Spearman
-and Pearson correlations over the branches).  models/train.sh ships a branch if it validates better
-than the shipped model, so this is how far that rule can be trusted.
+Each cool-down branch of a shipped run (the kept ones in models/state/NAME/cooldown-*/, and the
+newest in cooldown/ once it has finished) logged the validation PSNR of its checkpoints
+(metrics.jsonl: "val_psnr", and "val_psnr_average" for its average) and tested its best by
+validation (test.json: the test images whole, noise seed 0). This reads them back, from the
+committed logs only (no model is run), and prints per branch the best validation, the test PSNR and
+brick's, then how the validation goes with the test mean and with brick (Spearman and Pearson
+correlations over the branches). models/train.sh ships a branch if it validates better than the
+shipped model, so this is how far that rule can be trusted.
 
     python -m experiments.validation_vs_test [NAME ...]     # default: the two sigma-25 runs
 """
@@ -21,9 +22,14 @@ from train.records import read_jsonl
 
 
 def branches(name, state="models/state"):
-    """[(branch folder, best validation PSNR, test PSNR, {image: test PSNR})] of NAME's kept branches."""
+    """[(branch folder, best validation PSNR, test PSNR, {image: test PSNR})] of NAME's branches:
+    the kept ones (cooldown-*/), then the newest (cooldown/) if it has finished (has its test.json;
+    models/train.sh empties cooldown/ when it starts a branch)."""
     rows = []
-    for folder in sorted(glob.glob(os.path.join(state, name, "cooldown-*"))):
+    newest = os.path.join(state, name, "cooldown")
+    folders = sorted(glob.glob(os.path.join(state, name, "cooldown-*")))
+    folders += [newest] if os.path.isfile(os.path.join(newest, "test.json")) else []
+    for folder in folders:
         records = read_jsonl(os.path.join(folder, "metrics.jsonl"))
         validated = [r.get("val_psnr", r.get("val_psnr_average")) for r in records
                      if "val_psnr" in r or "val_psnr_average" in r]
@@ -48,7 +54,7 @@ def main():
     for name in a.names:
         rows = branches(name)
         if len(rows) < 3:
-            raise SystemExit(f"{name}: {len(rows)} kept branches in models/state/{name}/cooldown-*/; "
+            raise SystemExit(f"{name}: {len(rows)} finished branches in models/state/{name}/cooldown*/; "
                              "a correlation needs at least 3")
         print(f"{name}: {len(rows)} branches")
         for folder, val, test, per_image in rows:

@@ -21,11 +21,21 @@ def _branch(state, name, folder, vals, test, brick):
 def test_each_branch_gives_its_best_validation_average_included_and_its_test(tmp_path):
     _branch(tmp_path, "m", "cooldown-200", [30.1, 30.5, 30.4], 31.0, 34.0)    # a checkpoint validated best
     _branch(tmp_path, "m", "cooldown-100", [30.2, 30.3, 30.6], 31.1, 34.2)    # its average validated best
-    _branch(tmp_path, "m", "cooldown", [31.0, 31.0, 31.0], 32.0, 35.0)        # the branch under way: not kept
+    under_way = tmp_path / "m" / "cooldown"                                # a branch under way: no test.json
+    under_way.mkdir()
+    (under_way / "metrics.jsonl").write_text(json.dumps({"step": 100, "val_psnr": 31.5}) + "\n")
     rows = branches("m", state=str(tmp_path))
     assert [(folder, val, test) for folder, val, test, _ in rows] == [
         ("cooldown-100", 30.6, 31.1), ("cooldown-200", 30.5, 31.0)]
     assert rows[0][3] == {"brick.png": 34.2, "camera.png": 2 * 31.1 - 34.2}
+
+
+def test_the_newest_branch_counts_once_it_has_finished(tmp_path):
+    _branch(tmp_path, "m", "cooldown-100", [30.2, 30.3, 30.6], 31.1, 34.2)
+    _branch(tmp_path, "m", "cooldown", [30.7, 30.8, 30.75], 31.2, 34.3)     # finished: its test.json is there
+    rows = branches("m", state=str(tmp_path))
+    assert [(folder, val, test) for folder, val, test, _ in rows] == [
+        ("cooldown-100", 30.6, 31.1), ("cooldown", 30.8, 31.2)]
 
 
 def test_spearman_is_one_for_any_increasing_map_and_minus_one_for_a_decreasing_one():
