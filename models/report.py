@@ -84,6 +84,8 @@ def training_table(results):
         options = f"`{options}`"
         if args.get("cooldown"):
             options += f", a cool-down branch of {args['cooldown']} steps from step {args['steps'] - args['cooldown']}"
+        if args.get("branch_seed") is not None:
+            options += f" drawing its own crops and noise (--branch-seed {args['branch_seed']})"
         if "averaged" in m:
             options += f", the average of its last {args['average_last']} steps ({int(m['averaged'])} states)"
         minutes = f"{float(m['train_seconds']) / 60:.0f} min" if "train_seconds" in m else "-"

@@ -12,6 +12,7 @@
 #     bash models/train.sh MINUTES --until STEP --only dncnn17-sigma25   # side by side (two commands)
 #     bash models/train.sh 0 --extra-train data/images/extra   # branches that also see the 7 extra images
 #     bash models/train.sh MINUTES --clip 0.05 --only n3net-sigma25    # a run goes on with a tighter clip
+#     bash models/train.sh 0 --only n3net-sigma25 --branch-seed 1   # a second branch, other crops and noise
 #
 # Each N3Net trains for MINUTES (then saves and stops cleanly, at most one step later), and its best
 # checkpoint by validation PSNR is exported to models/NAME.npz (weights only: what the commands
@@ -54,9 +55,13 @@
 # --clip VALUE (from 2026-12-04's second session on) gives the runs it trains a new bound on their
 # gradients' norm (train/denoise.py --clip); a run keeps it on later invocations, and its cool-down
 # branches inherit it.  Without it each run keeps the clip it has (1.0 until then).
+# --branch-seed S (from 2026-12-04's sixth session on) makes the branches draw their crops and noise
+# from a generator of their own, seeded S (train/denoise.py --branch-seed), into
+# models/state/NAME/cooldown-seedS/ (beside cooldown/, whose branch takes the run's generator): the
+# same step branched twice shows how much a branch's result is its data's draw.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-usage="usage: bash models/train.sh MINUTES [--cooldown STEPS] [--only NAME] [--until STEP] [--extra-train FOLDER] [--clip VALUE] [--device cpu|gpu]"
+usage="usage: bash models/train.sh MINUTES [--cooldown STEPS] [--only NAME] [--until STEP] [--extra-train FOLDER] [--clip VALUE] [--branch-seed S] [--device cpu|gpu]"
 minutes=${1:?$usage}
 shift
 device=cpu
@@ -65,6 +70,7 @@ only=                      # one run's name: the others are left as they are
 until=                     # the step where the sigma-25 runs stop (if MINUTES has not stopped them)
 extra=()                   # --extra-train FOLDER: more training images for the runs and branches it trains
 clip=()                    # --clip VALUE: a new gradient clip for the runs it trains (kept by them after)
+seed=()                    # --branch-seed S: the branches' own crops and noise (in cooldown-seedS/)
 while [ $# -gt 0 ]; do
     case $1 in
         --device) device=${2:?--device cpu or gpu}; shift 2 ;;
@@ -73,6 +79,7 @@ while [ $# -gt 0 ]; do
         --until) until=${2:?--until STEP}; shift 2 ;;
         --extra-train) extra=(--extra-train "${2:?--extra-train FOLDER}"); shift 2 ;;
         --clip) clip=(--clip "${2:?--clip VALUE}"); shift 2 ;;
+        --branch-seed) seed=(--branch-seed "${2:?--branch-seed S}"); shift 2 ;;
         *) echo "$usage" >&2; exit 2 ;;
     esac
 done
@@ -102,12 +109,12 @@ run() {                    # run NAME ARGS...: continue (or start) models/state/
     export_best "$name" "$state/$name"
 }
 cooldown() {               # cooldown NAME: a cool-down branch of models/state/NAME at its last step
-    local name=$1 folder=$state/$1/cooldown
+    local name=$1 folder=$state/$1/cooldown${seed[1]:+-seed${seed[1]}}
     wanted "$name" && [ -f "$state/$name/last.npz" ] || return 0
     rm -rf "$folder"
     $py train/denoise.py --cooldown-from "$state/$name/last.npz" --cooldown "$COOLDOWN" --lr-end 1e-5 --val-every 100 \
         --average-last $((COOLDOWN / 3 > 0 ? COOLDOWN / 3 : 1)) --checkpoint-every 50 --device "$device" \
-        "${threads[@]}" "${extra[@]}" --out "$folder" >> "$state/$name.log" 2>&1
+        "${threads[@]}" "${extra[@]}" "${seed[@]}" --out "$folder" >> "$state/$name.log" 2>&1
     record "$name" "$folder"
     if [ -f "$folder/test_average.json" ]; then        # the average did not validate best: its test too
         record "$name" "$folder" test_average.json
@@ -143,14 +150,16 @@ if args.get("cooldown"):                                   # a branch: where it 
     keep.update(cooldown=args["cooldown"], branched_at=args["steps"] - args["cooldown"])
 if args.get("extra_train"):                                # trained on more images (--extra-train)
     keep["extra_train"] = args["extra_train"]
+if args.get("branch_seed") is not None:                    # a branch with its own crops and noise
+    keep["branch_seed"] = args["branch_seed"]
 if "averaged" in ckpt:                                     # the average of the branch's last states
     keep.update(averaged=int(ckpt["averaged"]), average_last=args["average_last"])
 if os.path.exists(os.path.join(folder, "diagnose.json")):
     blocks = json.load(open(os.path.join(folder, "diagnose.json")))["blocks"]
     keep["blocks"] = [{k: b[k] for k in ("block", "n_eff_median", "saturated", "t_median", "separation_median",
                                          "logit_std_median", "collapsed")} for b in blocks]
-def point(h):                                              # one point per step, branch, data and average
-    return h["step"], h.get("cooldown"), h.get("extra_train"), h.get("averaged")
+def point(h):                                  # one point per step, branch, data, seed and average
+    return h["step"], h.get("cooldown"), h.get("extra_train"), h.get("branch_seed"), h.get("averaged")
 if point(keep) not in {point(h) for h in read_jsonl(path)}:  # a run that validated no new best: no new point
     print(json.dumps(keep), file=open(path, "a"))
 PY

@@ -57,6 +57,13 @@ def test_tables_from_an_evaluation(tmp_path, capsys):
                                                                  "batch_size": 16, "cooldown": 400})}, str(model))
     assert report_module().main([str(tmp_path / "r.json")]) == 0
     assert "step 100 | 500 (6,800) |" in capsys.readouterr().out
+    # ... and a branch with crops and noise of its own (--branch-seed)
+    save({"model": {"w": np.zeros(1)}, "step": 500, "train_seconds": 600.0, "best_val_psnr": 29.5, "best_val_step": 500,
+          "train_args": json.dumps({"model": "dncnn17", "sigma": 25.0, "steps": 500, "batch_size": 4,
+                                    "cooldown": 400, "branch_seed": 1})}, str(model))
+    assert report_module().main([str(tmp_path / "r.json")]) == 0
+    assert ("a cool-down branch of 400 steps from step 100 drawing its own crops and noise (--branch-seed 1) | 500 "
+            in capsys.readouterr().out)
 
 
 def test_the_table_at_other_noise_levels(tmp_path):

@@ -75,6 +75,9 @@ class TrainConfig:
                                           "left as it is) and decay the learning rate from the checkpoint's "
                                           "to --lr-end over --cooldown steps (models/README.md) (default: none)")
     cooldown: Optional[int] = option(None, "steps of the cool-down branch (with --cooldown-from)")
+    branch_seed: Optional[int] = option(None, "a cool-down branch draws its crops and noise from a new generator "
+                                        "with this seed (two branches of one checkpoint then see different "
+                                        "data) (default: the checkpoint's generator goes on)")
     average_last: Optional[int] = option(None, "average the weights and batch-norm statistics of the run's last this "
                                          "many steps, one sample every --checkpoint-every steps and the last step "
                                          "(Izmailov et al. 2018); the average is validated at the end and is "
@@ -117,6 +120,8 @@ class TrainConfig:
                 raise ValueError(f"--{flag_name(key)} must be positive, got {getattr(self, key)}")
         if (self.cooldown is None) != (self.cooldown_from is None):
             raise ValueError("a cool-down branch needs both --cooldown-from CHECKPOINT and --cooldown STEPS")
+        if self.branch_seed is not None and self.cooldown is None:
+            raise ValueError("--branch-seed applies to a cool-down branch (--cooldown-from): a new run takes --seed")
         if self.cooldown is not None and self.lr_half_life is not None:
             raise ValueError("a cool-down branch decays over --cooldown steps: drop --lr-half-life")
         check_sigma(self.sigma)
@@ -137,7 +142,8 @@ RESUMABLE = {"minutes", "device", "val_every", "checkpoint_every", "test", "thre
 # options that a cool-down branch (--cooldown-from) may set besides those: its schedule, its averaging,
 # its batch size and crop size (a branch with larger batches or crops, the trunk's state otherwise:
 # models/README.md)
-BRANCHABLE = RESUMABLE | {"cooldown_from", "cooldown", "lr_end", "average_last", "batch_size", "crop"}
+BRANCHABLE = RESUMABLE | {"cooldown_from", "cooldown", "lr_end", "average_last", "batch_size", "crop",
+                          "branch_seed"}
 # options of one invocation only: a resumed run or a branch takes them as given, or their defaults,
 # never from its checkpoint (a run once continued with --no-test would otherwise never test again)
 PER_INVOCATION = {"test"}

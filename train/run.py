@@ -132,6 +132,8 @@ class Run:
         if ckpt is not None:
             self.optimizer.load_state_dict(ckpt["optimizer"])
             self.rng.bit_generator.state = json.loads(ckpt["rng"])
+            if branching and config.branch_seed is not None:    # the branch's own crops and noise
+                self.rng = np.random.default_rng(config.branch_seed)
             self.step, self.best = int(ckpt["step"]), float(ckpt["best_val_psnr"])
             self.best_step = int(ckpt["best_val_step"])
             self.seconds = float(ckpt.get("train_seconds", 0.0))        # the branch's: its trunk's too

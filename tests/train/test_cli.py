@@ -474,6 +474,44 @@ def test_a_branch_may_take_larger_batches_and_crops_and_a_resumed_run_may_not(da
         denoise.main(["--out", str(trunk), "--resume", "--steps", "4", "--crop", "32"])
 
 
+def test_a_branch_seed_gives_a_branch_its_own_crops_and_noise(data, tmp_path, monkeypatch):
+    """--branch-seed S: the branch draws from a new generator seeded S instead of going on with the
+    trunk's, so two branches of one checkpoint see different crops; the same seed gives the same
+    branch; an interrupted seeded branch resumes exactly; a run that is not a branch refuses it."""
+    common = TINY + ["--val-every", "100", "--checkpoint-every", "100", "--no-test", "--data", str(data)]
+    trunk = tmp_path / "trunk"
+    assert denoise.main(common + ["--lr-half-life", "2", "--steps", "2", "--out", str(trunk)]) == 0
+    drawn = []
+    sample = run.CropSampler.sample
+
+    def recording(self, batch, rng):
+        crops = sample(self, batch, rng)
+        drawn.append(crops.copy())
+        return crops
+    monkeypatch.setattr(run.CropSampler, "sample", recording)
+
+    def branch(name, *extra):
+        drawn.clear()
+        assert denoise.main(common + ["--cooldown-from", str(trunk / "last.npz"), "--cooldown", "2",
+                                      *extra, "--out", str(tmp_path / name)]) == 0
+        return np.stack(drawn)
+    plain, seeded, again, other = branch("plain"), branch("s1", "--branch-seed", "1"), \
+        branch("s1-again", "--branch-seed", "1"), branch("s2", "--branch-seed", "2")
+    np.testing.assert_array_equal(seeded, again)
+    assert not np.array_equal(plain, seeded) and not np.array_equal(seeded, other)
+    assert json.loads(load(tmp_path / "s1" / "last.npz")["train_args"])["branch_seed"] == 1
+    whole = params(tmp_path / "s1" / "last.npz")
+    assert denoise.main(common + ["--cooldown-from", str(trunk / "last.npz"), "--cooldown", "2", "--branch-seed",
+                                  "1", "--minutes", "1e-9", "--out", str(tmp_path / "cut")]) == 0
+    assert int(load(tmp_path / "cut" / "last.npz")["step"]) == 3
+    assert denoise.main(["--out", str(tmp_path / "cut"), "--resume", "--minutes", "60"]) == 0
+    cut = params(tmp_path / "cut" / "last.npz")
+    for name in whole:
+        np.testing.assert_array_equal(whole[name], cut[name], err_msg=name)
+    with pytest.raises(ValueError, match="--branch-seed applies to a cool-down branch"):
+        denoise.main(common + ["--steps", "1", "--branch-seed", "1", "--out", str(tmp_path / "new")])
+
+
 def test_a_branch_averages_its_last_states_and_resumes_the_average_exactly(data, tmp_path, monkeypatch):
     """--average-last 4 with --checkpoint-every 2 over steps 5-10: the states after steps 6, 8 and
     10 are averaged (weights and batch-norm statistics); the average is validated at the end and,
