@@ -67,6 +67,7 @@ def progress(loaded, batch_size=4):
             spent = t.get("seconds", seconds.get(t["step"]))
             minutes = f"{spent / 60:.0f} min" if spent is not None else "-"
             run = name + (f", cool-down {t['cooldown']} from {t['branched_at']}" if t.get("cooldown") else "")
+            run += f", --branch-seed {t['branch_seed']}" if t.get("branch_seed") is not None else ""
             run += f", t >= {t['min_temperature']:g}" if t.get("min_temperature") else ""
             run += f", its last {t['average_last']} steps averaged" if t.get("averaged") else ""
             run += f", with {t['extra_train']}" if t.get("extra_train") else ""

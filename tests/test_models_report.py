@@ -105,14 +105,16 @@ def test_curves_read_the_runs_histories(tmp_path):
                    "cooldown": 100, "branched_at": 200, "min_temperature": 0.02, "seconds": 900.0},
                   {"step": 300, "mean_psnr": 29.6 + offset, "psnr": {"brick.png": 31.6}, "cooldown": 100,
                    "branched_at": 200, "seconds": 900.0, "extra_train": "data/images/extra",
-                   "crops": 2000}]                    # counted by the checkpoint: a branch of larger batches
+                   "crops": 2000},                    # counted by the checkpoint: a branch of larger batches
+                  {"step": 300, "mean_psnr": 29.7 + offset, "psnr": {"brick.png": 31.7}, "cooldown": 100,
+                   "branched_at": 200, "seconds": 900.0, "branch_seed": 1}]     # its own crops and noise
         (state / name / "tests.jsonl").write_text("".join(json.dumps(p) + "\n" for p in points))
     results.mkdir()
     (results / "n3net-sigma25.json").write_text(json.dumps({"mean_psnr": 30.0, "mean_bm3d_psnr": 31.14}))
     (results / "official-sigma25.json").write_text(json.dumps({"mean_psnr": 31.82}))
     loaded = curves.load(str(state))
     found = curves.runs(loaded)
-    assert found["n3net-sigma25"] == (25.0, [(100, 29.5), (200, 30.5)], [(200, 29.5)], [(300, 30.0), (300, 29.9)],
+    assert found["n3net-sigma25"] == (25.0, [(100, 29.5), (200, 30.5)], [(200, 29.5)], [(300, 30.0), (300, 29.9), (300, 30.2)],
                                       [(300, 30.1)])
     assert found["n3net-sigma50"][0] == 50.0
     assert curves.reference(str(results), 25, "mean_bm3d_psnr", "") == 31.14
@@ -125,7 +127,9 @@ def test_curves_read_the_runs_histories(tmp_path):
     assert table[4] == "| dncnn17-sigma25, cool-down 100 from 200, t >= 0.02 | 300 | 1,200 | 15 min | 29.40 (31.40) | - |"
     assert table[5] == ("| dncnn17-sigma25, cool-down 100 from 200, with data/images/extra | 300 | 2,000 | 15 min "
                         "| 29.60 (31.60) | - |")
-    assert table[6] == ("| n3net-sigma25 | 200 | 800 | 10 min | 29.50 (31.00) | stages.1: 30, 2%, 0.084, 0.33; "
+    assert table[6] == ("| dncnn17-sigma25, cool-down 100 from 200, --branch-seed 1 | 300 | 1,200 | 15 min "
+                        "| 29.70 (31.70) | - |")
+    assert table[7] == ("| n3net-sigma25 | 200 | 800 | 10 min | 29.50 (31.00) | stages.1: 30, 2%, 0.084, 0.33; "
                         "stages.3: 224, 0%, 0.097, 0.00 COLLAPSED |")
     out = tmp_path / "curves.png"
     assert curves.main(["--state", str(state), "--results", str(results), "--out", str(out)]) == 0
