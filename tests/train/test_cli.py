@@ -439,6 +439,19 @@ def test_a_cooldown_branch_falls_from_the_trunks_rate_and_leaves_the_trunk_alone
         denoise.main(branch + ["--model", "n3net", "--out", str(tmp_path / "y")])
 
 
+def record_drawn_crops(monkeypatch):
+    """The list that every batch of training crops drawn from now on joins (a copy each, in order)."""
+    drawn = []
+    sample = run.CropSampler.sample
+
+    def recording(self, batch, rng):
+        crops = sample(self, batch, rng)
+        drawn.append(crops.copy())
+        return crops
+    monkeypatch.setattr(run.CropSampler, "sample", recording)
+    return drawn
+
+
 def test_a_branch_may_take_larger_batches_and_crops_and_a_resumed_run_may_not(data, tmp_path, monkeypatch):
     """--batch-size and --crop in a cool-down branch: its steps draw that many crops of that size (the
     trunk's 4 of 24 x 24 before); they are recorded in the branch's options, the checkpoints count
@@ -447,17 +460,10 @@ def test_a_branch_may_take_larger_batches_and_crops_and_a_resumed_run_may_not(da
     common = TINY + ["--val-every", "100", "--checkpoint-every", "100", "--no-test", "--data", str(data)]
     trunk = tmp_path / "trunk"
     assert denoise.main(common + ["--lr-half-life", "2", "--steps", "2", "--out", str(trunk)]) == 0
-    drawn = []
-    sample = run.CropSampler.sample
-
-    def counting(self, batch, rng):
-        crops = sample(self, batch, rng)
-        drawn.append(crops.shape)
-        return crops
-    monkeypatch.setattr(run.CropSampler, "sample", counting)
+    drawn = record_drawn_crops(monkeypatch)
     assert denoise.main(common + ["--cooldown-from", str(trunk / "last.npz"), "--cooldown", "2",
                                   "--batch-size", "8", "--crop", "32", "--out", str(tmp_path / "branch")]) == 0
-    assert drawn == [(8, 1, 32, 32)] * 2
+    assert [crops.shape for crops in drawn] == [(8, 1, 32, 32)] * 2
     branched = load(tmp_path / "branch" / "last.npz")
     assert json.loads(branched["train_args"])["batch_size"] == 8
     assert json.loads(branched["train_args"])["crop"] == 32
@@ -481,14 +487,7 @@ def test_a_branch_seed_gives_a_branch_its_own_crops_and_noise(data, tmp_path, mo
     common = TINY + ["--val-every", "100", "--checkpoint-every", "100", "--no-test", "--data", str(data)]
     trunk = tmp_path / "trunk"
     assert denoise.main(common + ["--lr-half-life", "2", "--steps", "2", "--out", str(trunk)]) == 0
-    drawn = []
-    sample = run.CropSampler.sample
-
-    def recording(self, batch, rng):
-        crops = sample(self, batch, rng)
-        drawn.append(crops.copy())
-        return crops
-    monkeypatch.setattr(run.CropSampler, "sample", recording)
+    drawn = record_drawn_crops(monkeypatch)
 
     def branch(name, *extra):
         drawn.clear()
