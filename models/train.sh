@@ -129,18 +129,20 @@ record() {                 # record NAME FOLDER [TEST]: FOLDER's test point join
     # the last if it validated no new best; test_average.json: a branch's average that did not
     # validate best) joins the run's history, one line per point, with (for an N3Net) the
     # saturation and collapse diagnostic of its blocks on test crops (train/diagnose.py)
+    # (into diagnose.json for test.json, diagnose_average.json for test_average.json: each point's own)
     local name=$1 folder=$2 test=$2/${3:-test.json}
-    rm -f "$folder/diagnose.json"
+    local diagnosis=$folder/diagnose${test##*/test}
+    rm -f "$diagnosis"
     if [[ $name == n3net* ]]; then
         $py train/diagnose.py --checkpoint "$($py -c "import json; print(json.load(open('$test'))['checkpoint'])")" \
-            "${threads[@]}" --device "$device" --json "$folder/diagnose.json" >> "$state/$name.log" 2>&1
+            "${threads[@]}" --device "$device" --json "$diagnosis" >> "$state/$name.log" 2>&1
     fi
-    $py - "$folder" "$state/$name/tests.jsonl" "$test" <<'PY'
+    $py - "$diagnosis" "$state/$name/tests.jsonl" "$test" <<'PY'
 import json, os, sys
 from minigrad import load
 from train.inference import crops_seen
 from train.records import read_jsonl
-folder, path, test = sys.argv[1:4]
+diagnosis, path, test = sys.argv[1:4]
 r = json.load(open(test))
 keep = {"step": r["step"], "mean_psnr": r["mean_psnr"], "mean_ssim": r["mean_ssim"],
         "psnr": {k: v["psnr"] for k, v in r["images"].items()}, "checkpoint": r["checkpoint"].split("/")[-1]}
@@ -156,8 +158,8 @@ if args.get("branch_seed") is not None:                    # a branch with its o
     keep["branch_seed"] = args["branch_seed"]
 if "averaged" in ckpt:                                     # the average of the branch's last states
     keep.update(averaged=int(ckpt["averaged"]), average_last=args["average_last"])
-if os.path.exists(os.path.join(folder, "diagnose.json")):
-    blocks = json.load(open(os.path.join(folder, "diagnose.json")))["blocks"]
+if os.path.exists(diagnosis):
+    blocks = json.load(open(diagnosis))["blocks"]
     keep["blocks"] = [{k: b[k] for k in ("block", "n_eff_median", "saturated", "t_median", "separation_median",
                                          "logit_std_median", "collapsed")} for b in blocks]
 def point(h):                                  # one point per step, branch, data, seed and average
