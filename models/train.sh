@@ -30,7 +30,7 @@
 # the comparison at equal steps stays fair): their cool-down branches from 16230 to 21000 all tested
 # 30.96-30.99 while the runs validated 0.4-0.5 dB below them at 2e-4 (models/README.md).
 # From 2026-12-05's second session FLOOR_25 is 5e-5 (both sigma-25 runs again, from step 45750):
-# their cool-down branches from 41400 to 45750 all tested 31.09-31.11 at 1e-4 (models/README.md).
+# n3net-sigma25's cool-down branches from 41400 to 45750 all tested 31.09-31.11 at 1e-4 (models/README.md).
 # The recipe is train/denoise.py's (issue 15): weight decay outside the N3 blocks' CNNs, the released
 # initialisation for N3Net, and the N3 blocks' temperatures held at most 0.2 (--max-temperature:
 # every block stays selective at no cost in PSNR, docs/experiments.md, Table 1 with the recipe) and
