@@ -88,7 +88,10 @@ def validation_sets(sigma):
 def evaluate(path, sets_by_sigma):
     """{set: mean PSNR} and the recorded validation of the model in checkpoint `path`."""
     ckpt = load_checkpoint(path)
-    sigma = float(json.loads(ckpt["train_args"])["sigma"])
+    args = json.loads(ckpt["train_args"])
+    if args.get("extra_train"):
+        raise ValueError(f"{path} trained on {args['extra_train']} too: the extra images do not validate it")
+    sigma = float(args["sigma"])
     if sigma not in sets_by_sigma:
         sets_by_sigma[sigma] = validation_sets(sigma)
     model = model_from_checkpoint(ckpt, path)
