@@ -25,11 +25,13 @@ few 1e-6; a larger difference is printed).
 
     python -m experiments.validation_size n3net-sigma25 --since 20bc100    # about 2.5 min per version
     python -m experiments.validation_size dncnn17-sigma25 --since 20bc100  # about 1 min per version
+    python -m experiments.validation_size n3net-sigma25 --since 091f304 --also runs/b/best.npz  # and a branch
 
 One thread (OMP_NUM_THREADS=1 by default here); results are appended to --out (one JSON line per
 version), and a version already there is not evaluated again, so an interrupted run resumes.
 """
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -137,6 +139,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("name", help="a shipped model's name (models/NAME.npz)")
     p.add_argument("--since", required=True, help="the first commit whose version of models/NAME.npz counts")
+    p.add_argument("--also", nargs="*", default=[], metavar="CHECKPOINT",
+                   help="checkpoints outside the history to add after its versions (a branch not shipped)")
     p.add_argument("--late", type=int, default=6, help="how many of the latest versions to compare closely")
     p.add_argument("--out", help="JSON lines of results (default experiments/runs/validation_size/NAME.jsonl)")
     a = p.parse_args()
@@ -156,6 +160,15 @@ def main():
                 f.write(json.dumps(done[blob]) + "\n")
             print(f"{commit} step {done[blob]['step']}: " + ", ".join(f"{k} {done[blob][k]:.3f}"
                                                                        for k in SETS + ("test",)), flush=True)
+        rows.append(done[blob])
+    for path in a.also:
+        with open(path, "rb") as f:
+            blob = hashlib.sha1(f.read()).hexdigest()          # the file's content names it (not git's hash)
+        if blob not in done:
+            done[blob] = dict(commit=path, blob=blob,
+                              **evaluate(path, sets_by_sigma))
+            with open(out, "a") as f:
+                f.write(json.dumps(done[blob]) + "\n")
         rows.append(done[blob])
     if len(rows) < max(3, a.late):
         sys.exit(f"{a.name}: {len(rows)} versions since {a.since}; the comparison needs at least {max(3, a.late)}")
