@@ -12,7 +12,7 @@ Gaussian noise of the model's sigma:
 
     crops   the central 256 x 256 crops of data/images/val (what train/denoise.py validates on now)
     whole   the validation images whole (458,752 pixels)
-    extra   the 7 images of data/images/extra whole (1.74 million pixels; no shipped run trained on them)
+    extra   the 7 images of data/images/extra whole (1.84 million pixels; no shipped run trained on them)
     both    whole and extra together (the mean PSNR over the 9 images)
 
 and on the test images whole (noise seed 0, as models/README.md reports). It prints each version's
@@ -23,7 +23,7 @@ the best-testing one. The crops' values must equal the validation PSNRs the chec
 (a check of the reproduction, to 1e-4 dB: float32 sums in another order differ by a
 few 1e-6; a larger difference is printed).
 
-    python -m experiments.validation_size n3net-sigma25 --since 20bc100    # about 2.5 min per version
+    python -m experiments.validation_size n3net-sigma25 --since 20bc100    # about 3 min per version
     python -m experiments.validation_size dncnn17-sigma25 --since 20bc100  # about 1 min per version
     python -m experiments.validation_size n3net-sigma25 --since 091f304 --also runs/b/best.npz  # and a branch
 
