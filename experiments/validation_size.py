@@ -76,14 +76,16 @@ def mean_psnr(model, images):
 
 def validation_sets(sigma):
     """{set: [(clean, noisy)]}: the validation crops as train/denoise.py draws them, the validation
-    images whole (the same generator, seed 0, one draw per image), the extra images whole (seed 0)."""
+    images whole (the same generator, seed 0, one draw per image), the extra images whole and the
+    test images whole (each set from seed 0, as train/evaluate.py draws them)."""
     val = load_folder(os.path.join(DEFAULT_DATA, "val"))
     sets = {"crops": [(c, n) for _, c, n in Run._val_set(val, 256, sigma)],
             "whole": [(c, n) for _, c, n in Run._val_set(val, 0, sigma)],
             "extra": [(c, n) for _, c, n in noisy_images(list_images(os.path.join(DEFAULT_DATA, "extra")), sigma)],
             "test": [(c, n) for _, c, n in noisy_images(list_images(os.path.join(DEFAULT_DATA, "test")), sigma)]}
     if any(c.ndim != 2 for c, _ in sets["extra"] + sets["test"]):
-        raise ValueError("the extra and test images are grayscale in this project's data")
+        raise ValueError("a colour image among data/images/extra or test: this experiment expects the "
+                         "project's grayscale images (denoise() takes (H, W) arrays)")
     return sets
 
 
