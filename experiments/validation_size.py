@@ -137,6 +137,16 @@ def report(rows, late):
               f"(chooses {chosen['commit']}, test {chosen['test']:.3f})")
 
 
+def measure(done, blob, label, path, sets_by_sigma, out):
+    """Evaluate the checkpoint at `path` into done[blob], append it to the results file `out` and
+    print it."""
+    done[blob] = dict(commit=label, blob=blob, **evaluate(path, sets_by_sigma))
+    with open(out, "a") as f:
+        f.write(json.dumps(done[blob]) + "\n")
+    print(f"{label} step {done[blob]['step']}: " + ", ".join(f"{k} {done[blob][k]:.3f}" for k in SETS + ("test",)),
+          flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("name", help="a shipped model's name (models/NAME.npz)")
@@ -157,20 +167,13 @@ def main():
                 with open(path, "wb") as f:
                     f.write(subprocess.run(["git", "cat-file", "blob", blob], capture_output=True,
                                            check=True).stdout)
-                done[blob] = dict(commit=commit, blob=blob, **evaluate(path, sets_by_sigma))
-            with open(out, "a") as f:
-                f.write(json.dumps(done[blob]) + "\n")
-            print(f"{commit} step {done[blob]['step']}: " + ", ".join(f"{k} {done[blob][k]:.3f}"
-                                                                       for k in SETS + ("test",)), flush=True)
+                measure(done, blob, commit, path, sets_by_sigma, out)
         rows.append(done[blob])
     for path in a.also:
         with open(path, "rb") as f:
             blob = hashlib.sha1(f.read()).hexdigest()          # the file's content names it (not git's hash)
         if blob not in done:
-            done[blob] = dict(commit=path, blob=blob,
-                              **evaluate(path, sets_by_sigma))
-            with open(out, "a") as f:
-                f.write(json.dumps(done[blob]) + "\n")
+            measure(done, blob, path, path, sets_by_sigma, out)
         rows.append(done[blob])
     if len(rows) < max(3, a.late):
         sys.exit(f"{a.name}: {len(rows)} versions since {a.since}; the comparison needs at least {max(3, a.late)}")
