@@ -5,9 +5,12 @@
 One panel per noise level.  For each run in models/state/ (models/train.sh): the validation PSNR
 logged during training (central 256 x 256 crops of the validation images, a line) and the test PSNR
 at the end of each invocation of models/train.sh (test images whole, noise seed 0, from
-tests.jsonl, dots; stars for the cool-down branches); BM3D's test PSNR (models/results/, measured by train/evaluate.py --bm3d) as a
-dashed line, and the official N3Net's published weights (converted) as a dotted one where measured.
-Prints the table of the test points (progress below): steps, crops, time, PSNR, the N3 blocks' diagnostics.
+tests.jsonl, dots; stars for the cool-down branches); BM3D's test PSNR (models/results/, measured
+by train/evaluate.py --bm3d) as a dashed line, and the official N3Net's published weights
+(converted) as a dotted one where measured.
+Prints the table of the test points (progress below): steps, crops, time, PSNR, the N3 blocks'
+diagnostics; then the table of N3Net against DnCNN-17 at equal steps (pairs below): the cool-down
+branches both runs of one noise level took alike.
 """
 import argparse
 import json
@@ -72,12 +75,70 @@ def progress(loaded, batch_size=4):
             run += f", its last {t['average_last']} steps averaged" if t.get("averaged") else ""
             run += f", with {t['extra_train']}" if t.get("extra_train") else ""
             brick = t.get("psnr", {}).get("brick.png")
-            blocks = "; ".join(f"{b['block']}: {b['n_eff_median']:.0f}, {b['saturated']:.0%}, {b['t_median']:.3f}, "
-                               f"{b['separation_median']:.2f}" + (" COLLAPSED" if b["collapsed"] else "")
-                               for b in t.get("blocks", [])) or "-"
             lines.append(f"| {run} | {t['step']} | {t.get('crops', t['step'] * batch_size):,} | {minutes} | {t['mean_psnr']:.2f}"
-                         + (f" ({brick:.2f})" if brick is not None else "") + f" | {blocks} |")
+                         + (f" ({brick:.2f})" if brick is not None else "") + f" | {blocks(t)} |")
     return "\n".join(lines)
+
+
+def blocks(point):
+    """A test point's N3 blocks on test crops (train/diagnose.py): each one's median n_eff, saturated share,
+    median t and median separation, COLLAPSED where the collapse diagnostic flags it; "-" for none."""
+    return "; ".join(f"{b['block']}: {b['n_eff_median']:.0f}, {b['saturated']:.0%}, {b['t_median']:.3f}, "
+                     f"{b['separation_median']:.2f}" + (" COLLAPSED" if b["collapsed"] else "")
+                     for b in point.get("blocks", [])) or "-"
+
+
+def branch(point, batch_size=4):
+    """What makes a cool-down branch's test point the one of its branch and no other: the step it left its
+    run at, its length, its batch (from the crops its checkpoint counted, where it counted them), its own
+    crops and noise (--branch-seed), the extra images and the temperature floor.  (Not the averaging
+    window: a point records it only where the average was tested.)"""
+    batch = batch_size
+    if "crops" in point and point["step"] > point["branched_at"]:
+        batch = round((point["crops"] - batch_size * point["branched_at"]) / (point["step"] - point["branched_at"]))
+    return (point["branched_at"], point["cooldown"], batch, point.get("branch_seed"), point.get("extra_train"),
+            point.get("min_temperature"))
+
+
+def pairs(loaded, batch_size=4):
+    """The markdown table of N3Net against DnCNN-17 at equal steps: every cool-down branch that the runs
+    n3net-sigmaS and dncnn17-sigmaS both took alike (the same step, length, batch and data; branch()),
+    each by the model its branch chose by validation (its best.npz, "avg" where the average of its last
+    states won), with their test PSNR (mean and brick), the difference, the training time of each and the
+    N3Net's blocks on test crops."""
+    lines = ["| sigma | branch | N3Net (brick) | DnCNN-17 (brick) | N3Net - DnCNN-17 (brick) "
+             "| training time, N3Net / DnCNN-17 | N3Net's blocks: n_eff, saturated, t, separation |",
+             "|---|---|---|---|---|---|---|"]
+
+    def cooled(name):
+        return {branch(t, batch_size): t for t in loaded[name][1]
+                if t.get("cooldown") and t.get("checkpoint", "best.npz") == "best.npz"}
+
+    def cell(t):
+        brick = t.get("psnr", {}).get("brick.png")
+        return (f"{t['mean_psnr']:.3f}" + (f" ({brick:.2f})" if brick is not None else "")
+                + (" avg" if t.get("averaged") else ""))
+
+    rows = []
+    for name in loaded:
+        sigma = name.rsplit("-sigma", 1)[1]
+        if not name.startswith("n3net-") or f"dncnn17-sigma{sigma}" not in loaded:
+            continue
+        ours, theirs = cooled(name), cooled(f"dncnn17-sigma{sigma}")
+        order = sorted(set(ours) & set(theirs), key=lambda k: (k[:3], [x is not None for x in k[3:]], str(k[3:])))
+        for key in order:
+            n3, dn = ours[key], theirs[key]
+            at, steps, batch, seed, extra, floor = key
+            what = f"{steps} steps from {at}" + (f", {batch} crops a step" if batch != batch_size else "")
+            what += (f", --branch-seed {seed}" if seed is not None else "") + (f", with {extra}" if extra else "")
+            what += f", t >= {floor:g}" if floor else ""
+            gap = n3["mean_psnr"] - dn["mean_psnr"]
+            b3, bd = n3.get("psnr", {}).get("brick.png"), dn.get("psnr", {}).get("brick.png")
+            minutes = " / ".join(f"{t['seconds'] / 60:.0f}" if "seconds" in t else "-" for t in (n3, dn)) + " min"
+            rows.append((float(sigma), at, f"| {sigma} | {what} | {cell(n3)} | {cell(dn)} | {gap:+.3f}"
+                         + (f" ({b3 - bd:+.2f})" if b3 is not None and bd is not None else "")
+                         + f" | {minutes} | {blocks(n3)} |"))
+    return "\n".join(lines + [row for *_, row in sorted(rows, key=lambda r: r[:2])])
 
 
 def reference(results, sigma, key, prefix):
@@ -135,6 +196,8 @@ def main(argv=None):
         raise SystemExit(f"no runs in {args.state}: models/train.sh has not been run")
     plot(loaded, args.results, args.out)
     print(progress(loaded))
+    print()
+    print(pairs(loaded))
     print(f"wrote {args.out}")
     return 0
 

@@ -9,10 +9,11 @@ input, BM3D where measured, every model; per test image and the mean PSNR / SSIM
 training table, and with --between JSON ... the table of the shipped models at other noise levels;
 --self-ensemble JSON ... (evaluate.py --self-ensemble) adds rows to the PSNR tables of their sigma.
 
-With --write it puts these tables (and models/curves.py's table of the runs' test points) into
-models/README.md and README.md in place of the tables they replace, found by their header (and, where
-several tables share a header, their row labels); with --check it only says which differ (exit
-status 1), so that a test can hold the READMEs to the committed results:
+With --write it puts these tables (and models/curves.py's tables of the runs' test points and of
+N3Net against DnCNN-17 at equal steps) into models/README.md and README.md in place of the tables
+they replace, found by their header (and, where several tables share a header, their row labels);
+with --check it only says which differ (exit status 1), so that a test can hold the READMEs to the
+committed results:
 
     python models/report.py --write          # the committed results (models/results/) and runs
 """
@@ -163,7 +164,8 @@ def readme_tables(results, between, state, ensembles=()):
     in_models = [psnr_table(chosen) for chosen in grouped.values()] + [training_table(results)]
     if between:
         in_models.append(between_table(between))
-    in_models.append(curves.progress(curves.load(state)))
+        loaded = curves.load(state)
+    in_models += [curves.progress(loaded), curves.pairs(loaded)]
     in_readme = [psnr_table(grouped[25.0], corner="sigma 25")] if 25.0 in grouped else []
     return {os.path.join(HERE, "README.md"): in_models, os.path.join(ROOT, "README.md"): in_readme}
 

@@ -131,6 +131,15 @@ def test_curves_read_the_runs_histories(tmp_path):
                         "| 29.70 (31.70) | - |")
     assert table[7] == ("| n3net-sigma25 | 200 | 800 | 10 min | 29.50 (31.00) | stages.1: 30, 2%, 0.084, 0.33; "
                         "stages.3: 224, 0%, 0.097, 0.00 COLLAPSED |")
+        # the pairs at equal steps: the branches both sigma-25 runs took alike (n3net-sigma50 has no DnCNN-17)
+    table = curves.pairs(loaded).splitlines()
+    blocks = "stages.1: 30, 2%, 0.084, 0.33; stages.3: 224, 0%, 0.097, 0.00 COLLAPSED"
+    assert table[2:] == [
+        f"| 25 | 100 steps from 200 | 30.000 (31.50) avg | 29.500 (31.50) avg | +0.500 (+0.00) | 15 / 15 min | {blocks} |",
+        f"| 25 | 100 steps from 200, t >= 0.02 | 29.900 (31.40) | 29.400 (31.40) | +0.500 (+0.00) | 15 / 15 min | {blocks} |",
+        "| 25 | 100 steps from 200, --branch-seed 1 | 30.200 (31.70) | 29.700 (31.70) | +0.500 (+0.00) | 15 / 15 min | - |",
+        "| 25 | 100 steps from 200, 12 crops a step, with data/images/extra | 30.100 (31.60) | 29.600 (31.60) | +0.500 (+0.00) "
+        "| 15 / 15 min | - |"]
     out = tmp_path / "curves.png"
     assert curves.main(["--state", str(state), "--results", str(results), "--out", str(out)]) == 0
     assert out.stat().st_size > 10_000
