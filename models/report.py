@@ -164,7 +164,7 @@ def readme_tables(results, between, state, ensembles=()):
     in_models = [psnr_table(chosen) for chosen in grouped.values()] + [training_table(results)]
     if between:
         in_models.append(between_table(between))
-        loaded = curves.load(state)
+    loaded = curves.load(state)
     in_models += [curves.progress(loaded), curves.pairs(loaded)]
     in_readme = [psnr_table(grouped[25.0], corner="sigma 25")] if 25.0 in grouped else []
     return {os.path.join(HERE, "README.md"): in_models, os.path.join(ROOT, "README.md"): in_readme}

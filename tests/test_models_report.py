@@ -66,6 +66,16 @@ def test_tables_from_an_evaluation(tmp_path, capsys):
             in capsys.readouterr().out)
 
 
+def test_the_readme_tables_without_between_levels_or_runs(tmp_path):
+    """No evaluations at other noise levels and no run folders: the tables models/README.md holds are
+    still all there, the runs' two empty (header and separator only)."""
+    tables = report_module().readme_tables([], [], str(tmp_path / "no-runs"))
+    in_models = tables[os.path.join(ROOT, "models", "README.md")]
+    assert [t.splitlines()[0].split("|")[1].strip() for t in in_models] == ["model", "run", "sigma"]
+    assert [len(t.splitlines()) for t in in_models] == [2, 2, 2]
+    assert tables[os.path.join(ROOT, "README.md")] == []
+
+
 def test_the_table_at_other_noise_levels(tmp_path):
     report = report_module()
     results = []
@@ -131,7 +141,7 @@ def test_curves_read_the_runs_histories(tmp_path):
                         "| 29.70 (31.70) | - |")
     assert table[7] == ("| n3net-sigma25 | 200 | 800 | 10 min | 29.50 (31.00) | stages.1: 30, 2%, 0.084, 0.33; "
                         "stages.3: 224, 0%, 0.097, 0.00 COLLAPSED |")
-        # the pairs at equal steps: the branches both sigma-25 runs took alike (n3net-sigma50 has no DnCNN-17)
+    # the pairs at equal steps: the branches both sigma-25 runs took alike (n3net-sigma50 has no DnCNN-17)
     table = curves.pairs(loaded).splitlines()
     blocks = "stages.1: 30, 2%, 0.084, 0.33; stages.3: 224, 0%, 0.097, 0.00 COLLAPSED"
     assert table[2:] == [
