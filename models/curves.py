@@ -74,10 +74,15 @@ def progress(loaded, batch_size=4):
             run += f", t >= {t['min_temperature']:g}" if t.get("min_temperature") else ""
             run += f", its last {t['average_last']} steps averaged" if t.get("averaged") else ""
             run += f", with {t['extra_train']}" if t.get("extra_train") else ""
-            brick = t.get("psnr", {}).get("brick.png")
+            brick = brick_psnr(t)
             lines.append(f"| {run} | {t['step']} | {t.get('crops', t['step'] * batch_size):,} | {minutes} | {t['mean_psnr']:.2f}"
                          + (f" ({brick:.2f})" if brick is not None else "") + f" | {blocks(t)} |")
     return "\n".join(lines)
+
+
+def brick_psnr(point):
+    """A test point's PSNR on brick.png, the most repetitive test image (None where not recorded)."""
+    return point.get("psnr", {}).get("brick.png")
 
 
 def blocks(point):
@@ -115,7 +120,7 @@ def pairs(loaded, batch_size=4):
                 if t.get("cooldown") and t.get("checkpoint", "best.npz") == "best.npz"}
 
     def cell(t):
-        brick = t.get("psnr", {}).get("brick.png")
+        brick = brick_psnr(t)
         return (f"{t['mean_psnr']:.3f}" + (f" ({brick:.2f})" if brick is not None else "")
                 + (" avg" if t.get("averaged") else ""))
 
@@ -133,12 +138,12 @@ def pairs(loaded, batch_size=4):
             what += (f", --branch-seed {seed}" if seed is not None else "") + (f", with {extra}" if extra else "")
             what += f", t >= {floor:g}" if floor else ""
             gap = n3["mean_psnr"] - dn["mean_psnr"]
-            b3, bd = n3.get("psnr", {}).get("brick.png"), dn.get("psnr", {}).get("brick.png")
+            b3, bd = brick_psnr(n3), brick_psnr(dn)
             minutes = " / ".join(f"{t['seconds'] / 60:.0f}" if "seconds" in t else "-" for t in (n3, dn)) + " min"
-            rows.append((float(sigma), at, f"| {sigma} | {what} | {cell(n3)} | {cell(dn)} | {gap:+.3f}"
+            rows.append((float(sigma), f"| {sigma} | {what} | {cell(n3)} | {cell(dn)} | {gap:+.3f}"
                          + (f" ({b3 - bd:+.2f})" if b3 is not None and bd is not None else "")
                          + f" | {minutes} | {blocks(n3)} |"))
-    return "\n".join(lines + [row for *_, row in sorted(rows, key=lambda r: r[:2])])
+    return "\n".join(lines + [row for _, row in sorted(rows, key=lambda r: r[0])])   # stable: in order
 
 
 def reference(results, sigma, key, prefix):
