@@ -61,6 +61,9 @@
 # from a generator of their own, seeded S (train/denoise.py --branch-seed), into
 # models/state/NAME/cooldown-seedS/ (beside cooldown/, whose branch takes the run's generator): the
 # same step branched twice shows how much a branch's result is its data's draw.
+# From 2026-12-05's ninth session on an N3Net's best is exported only if its blocks are alive and
+# selective on test crops (train/export.py --blocks, from record's diagnosis: median n_eff at most 128
+# of 224, at most 10 % of queries saturated, not collapsed: issue 16's bound on a shipped block).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 usage="usage: bash models/train.sh MINUTES [--cooldown STEPS] [--only NAME] [--until STEP] [--extra-train FOLDER] [--clip VALUE] [--branch-seed S] [--device cpu|gpu]"
@@ -169,8 +172,10 @@ if point(keep) not in {point(h) for h in read_jsonl(path)}:  # a run that valida
 PY
 }
 export_best() {            # export_best NAME FOLDER: FOLDER's best by validation is shipped if better
+    local blocks=()            # an N3Net's best is shipped only if its blocks are selective (record's diagnosis)
+    [[ $1 == n3net* ]] && blocks=(--blocks "$2/diagnose.json")
     if [ -f "$2/best.npz" ]; then                # written when this invocation validated a new best
-        $py train/export.py --if-better "$2/best.npz" "models/$1.npz" >> "$state/$1.log"
+        $py train/export.py --if-better "${blocks[@]}" "$2/best.npz" "models/$1.npz" >> "$state/$1.log"
     fi
 }
 step_of() {                # step_of NAME: the step models/state/NAME has reached (0 before it starts)

@@ -105,6 +105,43 @@ def test_export_if_better_replaces_a_model_only_by_a_better_one(data, tmp_path, 
         export.main(["--if-better", str(out / "best.npz"), str(target)])
 
 
+def test_export_if_better_ships_only_selective_n3_blocks(data, tmp_path, capsys):  # noqa: F811
+    """--blocks: a checkpoint that validates better is still not shipped if one of its N3 blocks is past
+    issue 16's bound (median n_eff > 128, over 10 % saturated, or collapsed) in its diagnosis."""
+    out = tmp_path / "run"
+    assert denoise.main(TINY + ["--steps", "2", "--val-every", "1", "--no-test", "--data", str(data),
+                                "--out", str(out)]) == 0
+    best, target, diagnosis = out / "best.npz", tmp_path / "model.npz", tmp_path / "diagnose.json"
+    from minigrad import save
+    worse = dict(load(best), best_val_psnr=load(best)["best_val_psnr"] - 1.0)
+
+    def diagnose(**second):
+        blocks = [{"block": "stages.1", "n_eff_median": 24.0, "saturated": 0.03, "collapsed": False,
+                   "separation_median": 0.6},
+                  {"block": "stages.3", "n_eff_median": 5.0, "saturated": 0.05, "collapsed": False,
+                   "separation_median": 0.8, **second}]
+        diagnosis.write_text(json.dumps({"checkpoint": str(best), "blocks": blocks}))
+
+    for second, said in [({"n_eff_median": 128.4}, "median n_eff 128 > 128"),
+                         ({"saturated": 0.104}, "10.4 % of its queries saturated > 10 %"),
+                         ({"collapsed": True, "separation_median": 0.05}, "collapsed (separation 0.05)")]:
+        save(worse, target)
+        diagnose(**second)
+        assert export.main(["--if-better", "--blocks", str(diagnosis), str(best), str(target)]) == 0
+        printed = capsys.readouterr().out
+        assert "kept" in printed and "stages.3: " + said in printed and "stages.1" not in printed
+        assert load(target)["best_val_psnr"] == worse["best_val_psnr"]                 # not shipped
+    diagnose(n_eff_median=128.0)                                                       # at the bound: shipped
+    assert export.main(["--if-better", "--blocks", str(diagnosis), str(best), str(target)]) == 0
+    assert "replaced" in capsys.readouterr().out and load(target)["best_val_psnr"] == load(best)["best_val_psnr"]
+    diagnosis.write_text(json.dumps({"checkpoint": str(out / "last.npz"), "blocks": []}))
+    save(worse, target)
+    with pytest.raises(UsageError, match="diagnoses .*last.npz, not .*best.npz"):
+        export.main(["--if-better", "--blocks", str(diagnosis), str(best), str(target)])
+    with pytest.raises(UsageError, match="--blocks goes with --if-better"):
+        export.main(["--blocks", str(diagnosis), str(best), str(target)])
+
+
 def rgb(rng, size=32):
     """A smooth colour image with noise, (H, W, 3) in [0, 1]."""
     y, x = np.mgrid[0:size, 0:size] / size
