@@ -64,6 +64,10 @@
 # From 2026-12-05's ninth session on an N3Net's best is exported only if its blocks are alive and
 # selective on test crops (train/export.py --blocks, from record's diagnosis: median n_eff at most 128
 # of 224, at most 10 % of queries saturated, not collapsed: issue 16's bound on a shipped block).
+# From then on too n3net-sigma50's branches (not its run) hold its blocks' temperatures at least
+# BRANCH_MIN_T_50 = 0.01 instead of the run's 0.02: its first block sits at the floor, and its branches
+# had grown broad (median n_eff 117 of 224 on test crops from 59466); two paired branches (from 21682
+# and 59466) with the floor at 0.01 halved that n_eff or more at no cost in PSNR (models/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 usage="usage: bash models/train.sh MINUTES [--cooldown STEPS] [--only NAME] [--until STEP] [--extra-train FOLDER] [--clip VALUE] [--branch-seed S] [--device cpu|gpu]"
@@ -93,6 +97,7 @@ py=.venv/bin/python
 HALF_LIFE=3000
 FLOOR_25=5e-5              # the runs' learning-rate floors (--lr-end; the cool-down branches fall to 1e-5)
 FLOOR_50=7e-5
+BRANCH_MIN_T_50=0.01       # n3net-sigma50's branches hold its blocks' temperatures at least this (not 0.02)
 # each run's options (a resumed run takes the rest from its checkpoint)
 N3NET_25=(--model n3net --sigma 25 --max-temperature 0.2 --min-temperature 0.02 --lr-end "$FLOOR_25")
 N3NET_50=(--model n3net --sigma 50 --max-temperature 0.2 --min-temperature 0.02 --lr-end "$FLOOR_50")
@@ -114,12 +119,13 @@ run() {                    # run NAME ARGS...: continue (or start) models/state/
     export_best "$name" "$state/$name"
 }
 cooldown() {               # cooldown NAME: a cool-down branch of models/state/NAME at its last step
-    local name=$1 folder=$state/$1/cooldown${seed[1]:+-seed${seed[1]}}
+    local name=$1 folder=$state/$1/cooldown${seed[1]:+-seed${seed[1]}} own=()
     wanted "$name" && [ -f "$state/$name/last.npz" ] || return 0
+    [ "$name" = n3net-sigma50 ] && own=(--min-temperature "$BRANCH_MIN_T_50")
     rm -rf "$folder"
     $py train/denoise.py --cooldown-from "$state/$name/last.npz" --cooldown "$COOLDOWN" --lr-end 1e-5 --val-every 100 \
         --average-last $((COOLDOWN / 3 > 0 ? COOLDOWN / 3 : 1)) --checkpoint-every 50 --device "$device" \
-        "${threads[@]}" "${extra[@]}" "${seed[@]}" --out "$folder" >> "$state/$name.log" 2>&1
+        "${threads[@]}" "${extra[@]}" "${seed[@]}" "${own[@]}" --out "$folder" >> "$state/$name.log" 2>&1
     record "$name" "$folder"
     if [ -f "$folder/test_average.json" ]; then        # the average did not validate best: its test too
         record "$name" "$folder" test_average.json
