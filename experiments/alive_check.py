@@ -16,10 +16,11 @@ import json
 import os
 import sys
 
+from n3net.diagnostics import unselective
 from train.diagnosis import diagnose_on_test_crops
 from train.inference import load_checkpoint, model_from_checkpoint
 
-MIN_RMS_RATIO, MAX_N_EFF, MAX_SATURATED = 0.5, 128, 0.10
+MIN_RMS_RATIO = 0.5          # the rest of the bound: n3net/diagnostics.py, unselective
 
 
 def rows(folder):
@@ -37,8 +38,7 @@ def rows(folder):
     for i, block in enumerate(report):
         ratio = min(b / a for cnn in ("embedding", "temperature")
                     for a, b in zip(first["n3_weights"][i][f"{cnn}_rms"], last["n3_weights"][i][f"{cnn}_rms"]))
-        passed = (ratio >= MIN_RMS_RATIO and block["n_eff_median"] <= MAX_N_EFF
-                  and block["saturated"] <= MAX_SATURATED and not block["collapsed"])
+        passed = ratio >= MIN_RMS_RATIO and not unselective(block)
         out.append(f"| {os.path.basename(os.path.normpath(folder))} | {test['mean_psnr']:.2f} / {test['mean_ssim']:.3f} | "
                    f"{block['block']} | {ratio:.2f} (steps {first['step']} -> {last['step']}) | "
                    f"{block['n_eff_median']:.1f} | {block['t_median']:.3f} | {100 * block['saturated']:.1f} % | "

@@ -28,6 +28,11 @@ temperature CNNs stop learning.  Per N3 block, from the last forward (and backwa
     stats = diagnose(model, noisy, clean, training=False)   # the same in evaluation mode
     stats = saturation(model)               # from the pass the model has just made (training)
     W, (row, col) = block.query_weights(i, j)    # what query patch (i, j) selected, over its window
+
+A block is selective enough to ship (issues 15 and 16) when its median n_eff is at most MAX_N_EFF
+= 128 of 224, at most MAX_SATURATED = 10 % of its queries are saturated and it is not collapsed:
+
+    reasons = unselective(entry)    # one block's entry of saturation / diagnose: [] if it passes
 """
 from typing import NamedTuple
 
@@ -41,6 +46,8 @@ from .n3block import n3_blocks  # noqa: F401 (re-exported)
 from .patch_grid import take
 
 THRESHOLD = 0.99
+MAX_N_EFF = 128          # a selective block weights at most this many of its 224 candidates
+MAX_SATURATED = 0.10     # and at most this share of its queries are saturated
 
 
 def _ratio(params):
@@ -127,3 +134,17 @@ def diagnose(model, noisy, clean, threshold=THRESHOLD, training=True):
         for p, g in zip(model.parameters(), grads):
             p.grad[...] = g
         model.train(was_training)
+
+
+def unselective(entry):
+    """Why one block's diagnostic entry (a dict of saturation or diagnose, or its JSON) fails the bound
+    of the module docstring: a list of reasons, empty if the block is selective."""
+    reasons = []
+    if entry["n_eff_median"] > MAX_N_EFF:
+        reasons.append(f"{entry['block']}: median n_eff {entry['n_eff_median']:.0f} > {MAX_N_EFF}")
+    if entry["saturated"] > MAX_SATURATED:
+        reasons.append(f"{entry['block']}: {100 * entry['saturated']:.1f} % of its queries saturated "
+                       f"> {100 * MAX_SATURATED:.0f} %")
+    if entry["collapsed"]:
+        reasons.append(f"{entry['block']}: collapsed (separation {entry['separation_median']:.2f})")
+    return reasons

@@ -15,8 +15,9 @@ existing target is replaced only by a checkpoint of higher validation PSNR at th
 (models/train.sh: a shipped model never gets worse while a new run catches up).  With --blocks, the
 checkpoint's N3 blocks must also be alive and selective to be shipped (issue 16's bound, read from
 train/diagnose.py's JSON of that checkpoint on test crops): every block's median n_eff at most
-MAX_N_EFF (of the 224 candidates of the paper's window), at most MAX_SATURATED of its queries
-saturated, and not flagged collapsed; a checkpoint that validates better but fails it is not shipped.
+128 (of the 224 candidates of the paper's window), at most 10 % of its queries saturated, and not
+flagged collapsed (n3net/diagnostics.py, unselective); a checkpoint that validates better but fails
+it is not shipped.
 """
 import argparse
 import json
@@ -24,11 +25,10 @@ import os
 import sys
 
 from minigrad import save
+from n3net.diagnostics import MAX_N_EFF, MAX_SATURATED, unselective
 from train.errors import UsageError, run_cli
 from train.inference import load_checkpoint, model_from_checkpoint
 
-MAX_N_EFF = 128          # issue 16: a shipped block weights at most this many of its 224 candidates
-MAX_SATURATED = 0.10     # and at most this share of its queries put (almost) all weight on one
 KEPT = ("format", "model", "config", "train_args", "step", "train_seconds", "crops", "best_val_psnr",
         "best_val_step", "averaged")     # averaged: a run's average of its last states (--average-last): how many
 
@@ -59,7 +59,7 @@ def better(source, target):
     return new > old, f"{verdict} {target}: validation PSNR {new:.2f} dB against its {old:.2f} dB"
 
 
-def unselective(diagnosis, checkpoint):
+def unshippable(diagnosis, checkpoint):
     """Why the N3 blocks of `checkpoint`, diagnosed in the JSON file `diagnosis`
     (train/diagnose.py --json), may not be shipped: a list of reasons, empty if none."""
     with open(diagnosis) as f:
@@ -67,16 +67,7 @@ def unselective(diagnosis, checkpoint):
     if os.path.normpath(report["checkpoint"]) != os.path.normpath(checkpoint):
         raise UsageError(f"{diagnosis} diagnoses {report['checkpoint']}, not {checkpoint}: "
                          f"run train/diagnose.py --checkpoint {checkpoint} --json {diagnosis} first")
-    reasons = []
-    for b in report["blocks"]:
-        if b["n_eff_median"] > MAX_N_EFF:
-            reasons.append(f"{b['block']}: median n_eff {b['n_eff_median']:.0f} > {MAX_N_EFF}")
-        if b["saturated"] > MAX_SATURATED:
-            reasons.append(f"{b['block']}: {100 * b['saturated']:.1f} % of its queries saturated "
-                           f"> {100 * MAX_SATURATED:.0f} %")
-        if b["collapsed"]:
-            reasons.append(f"{b['block']}: collapsed (separation {b['separation_median']:.2f})")
-    return reasons
+    return [reason for block in report["blocks"] for reason in unselective(block)]
 
 
 def main(argv=None):
@@ -97,7 +88,7 @@ def main(argv=None):
     if args.if_better:
         replace, why = better(args.checkpoint, args.output)
         if replace and args.blocks:
-            reasons = unselective(args.blocks, args.checkpoint)
+            reasons = unshippable(args.blocks, args.checkpoint)
             if reasons:
                 why = (f"kept {args.output}: {args.checkpoint} validates better, but its N3 blocks are not "
                        f"selective enough to ship ({'; '.join(reasons)})")
