@@ -66,8 +66,9 @@
 # of 224, at most 10 % of queries saturated, not collapsed: issue 16's bound on a shipped block).
 # From then on too n3net-sigma50's branches (not its run) hold its blocks' temperatures at least
 # BRANCH_MIN_T_50 = 0.01 instead of the run's 0.02: its first block sits at the floor, and its branches
-# had grown broad (median n_eff 117 of 224 on test crops from 59466); two paired branches (from 21682
-# and 59466) with the floor at 0.01 halved that n_eff or more at no cost in PSNR (models/README.md).
+# had grown broad (median n_eff 117 of 224 on test crops from 59466); paired branches (from 21682,
+# 59466 and 62018) with the floor at 0.01 halved that n_eff or more at no cost in PSNR, though from
+# 62018 it left 9.2 % of the queries saturated, near the bound that export_best checks (models/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 usage="usage: bash models/train.sh MINUTES [--cooldown STEPS] [--only NAME] [--until STEP] [--extra-train FOLDER] [--clip VALUE] [--branch-seed S] [--device cpu|gpu]"

@@ -141,7 +141,7 @@ def unselective(entry):
     of the module docstring: a list of reasons, empty if the block is selective."""
     reasons = []
     if entry["n_eff_median"] > MAX_N_EFF:
-        reasons.append(f"{entry['block']}: median n_eff {entry['n_eff_median']:.0f} > {MAX_N_EFF}")
+        reasons.append(f"{entry['block']}: median n_eff {entry['n_eff_median']:.1f} > {MAX_N_EFF}")
     if entry["saturated"] > MAX_SATURATED:
         reasons.append(f"{entry['block']}: {100 * entry['saturated']:.1f} % of its queries saturated "
                        f"> {100 * MAX_SATURATED:.0f} %")

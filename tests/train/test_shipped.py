@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from minigrad import load
+from minigrad import load, save
 from n3net import build_model
 from train import denoise, denoise_image, evaluate, export, shipped
 from train.data import DEFAULT_DATA, load_image
@@ -91,7 +91,6 @@ def test_export_if_better_replaces_a_model_only_by_a_better_one(data, tmp_path, 
     assert "does not exist yet" in capsys.readouterr().out
     shipped_state = load(target)
     worse = dict(shipped_state, best_val_psnr=shipped_state["best_val_psnr"] + 1.0)    # the shipped is better
-    from minigrad import save
     save(worse, target)
     assert export.main(["--if-better", str(out / "best.npz"), str(target)]) == 0
     assert "kept" in capsys.readouterr().out and load(target)["best_val_psnr"] == worse["best_val_psnr"]
@@ -112,7 +111,6 @@ def test_export_if_better_ships_only_selective_n3_blocks(data, tmp_path, capsys)
     assert denoise.main(TINY + ["--steps", "2", "--val-every", "1", "--no-test", "--data", str(data),
                                 "--out", str(out)]) == 0
     best, target, diagnosis = out / "best.npz", tmp_path / "model.npz", tmp_path / "diagnose.json"
-    from minigrad import save
     worse = dict(load(best), best_val_psnr=load(best)["best_val_psnr"] - 1.0)
 
     def diagnose(**second):
@@ -122,7 +120,7 @@ def test_export_if_better_ships_only_selective_n3_blocks(data, tmp_path, capsys)
                    "separation_median": 0.8, **second}]
         diagnosis.write_text(json.dumps({"checkpoint": str(best), "blocks": blocks}))
 
-    for second, said in [({"n_eff_median": 128.4}, "median n_eff 128 > 128"),
+    for second, said in [({"n_eff_median": 128.4}, "median n_eff 128.4 > 128"),
                          ({"saturated": 0.104}, "10.4 % of its queries saturated > 10 %"),
                          ({"collapsed": True, "separation_median": 0.05}, "collapsed (separation 0.05)")]:
         save(worse, target)
